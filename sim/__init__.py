@@ -1,0 +1,1 @@
+"""orgsim: an agent-based simulator of innovation in organisations."""
