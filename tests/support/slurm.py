@@ -158,11 +158,15 @@ class SlurmCluster:
         accounting: bool = True,
         cpus: int | None = None,
         start_timeout: float = 60.0,
+        stop_munge: bool = False,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.accounting = accounting
         self.cpus = cpus or os.cpu_count() or 1
         self.start_timeout = start_timeout
+        # munged is one per machine and other clusters (another test session, a CI run) may be
+        # using the one we started: by default it is left running, which costs nothing.
+        self.stop_munge = stop_munge
         self.conf = self.workdir / "etc" / "slurm.conf"
         self.log_dir = self.workdir / "log"
         self.env: dict[str, str] = {}
@@ -231,7 +235,7 @@ class SlurmCluster:
                     self._mariadb.kill()
                     self._mariadb.wait()
                 self._mariadb = None
-            if self._started_munge:
+            if self._started_munge and self.stop_munge:
                 self._kill_pid_file(MUNGE_PID_FILE)
                 self._started_munge = False
         finally:
