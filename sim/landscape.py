@@ -111,6 +111,24 @@ class NKLandscape:
         self._optimum: Optimum | None = None
         self.version = 0  # bumped on every change, so that callers can cache derived tables
 
+    @classmethod
+    def from_tables(
+        cls, deps: np.ndarray, tables: np.ndarray, interaction: str = "random"
+    ) -> NKLandscape:
+        """A landscape with given dependencies and contribution tables (e.g. a stakeholder's
+        view of the same problem: same structure, different values)."""
+        obj = cls.__new__(cls)
+        obj.n, obj.k = int(deps.shape[0]), int(deps.shape[1] - 1)
+        obj.interaction = interaction
+        obj.rng = np.random.default_rng(0)  # unused: a derived landscape is changed by its owner
+        obj.deps = deps
+        obj.tables = tables
+        obj._weights = 1 << np.arange(obj.k + 1, dtype=np.int64)
+        obj._all = None
+        obj._optimum = None
+        obj.version = 0
+        return obj
+
     # --- evaluation -------------------------------------------------------------------------
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-choice contributions c_i, shape (..., n), for 0/1 strings of shape (..., n)."""
