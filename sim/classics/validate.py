@@ -182,8 +182,11 @@ def markdown(
         " (code . reality), code moves to the superior group's majority *action* with"
         " probability 1-(1-p2)^k; order act -> socialise -> code learns; runs end at"
         " equilibrium (every belief equals the code and the code has no 0). The belief-based"
-        " reading does not reproduce Figure 1 and is not implemented. The Figure 1 reference"
-        " values are approximate (see `sim/classics/march1991.py` for their provenance).",
+        " reading does not reproduce Figure 1 and is not implemented. The Figure 1 and Figure 3"
+        " reference values were read off scans of March's figures (Fig. 1 digitised pixel by"
+        " pixel, Fig. 3 by eye); they are approximate, and March's points are means of only 80"
+        " runs, whose sampling error the Fig. 1 comparison includes. The turnover and"
+        " turbulence settings (p3, p4, horizon) are ours; see `sim/classics/march1991.py`.",
         "- Levinthal (1997), Gavetti & Levinthal (2000): orgsim's `local_search_step`,"
         " `cognitive_map` and `apply_pattern` on `NKLandscape` tables (N=10).",
         "- Lazer & Friedman (2007): N=20, K=5 `NKLandscape`, 100 agents, synchronous update,"
