@@ -156,6 +156,29 @@ class OrgsimConfig:
     )
 
 
+@dataclass
+class RunConfig(OrgsimConfig):
+    """A run on the command line: the model's config plus run-level bookkeeping.
+
+    These keys never reach the model and are not part of a run's id (see ``sim.store``): where
+    results go, how many replications, which experiment a sweep belongs to. Experiments
+    (``conf/experiment/*.yaml``) may set any of them.
+    """
+
+    replications: int = _num(1, 1, 100_000, "replications per configuration (a seed sweep)")
+    replication: int = _num(
+        0, 0, 99_999, "which replication this run is (0..replications-1); sets the seeds"
+    )
+    results_dir: str = field(
+        default="results", metadata={"help": "folder of the run store and the sweep tables"}
+    )
+    experiment: str = field(
+        default="none", metadata={"help": "name of the experiment a run or sweep belongs to"}
+    )
+    plot: bool = field(default=True, metadata={"help": "write a performance plot per run"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar in a single run"})
+
+
 SECTIONS = {
     "problem": ProblemConfig,
     "org": OrgConfig,
@@ -170,6 +193,7 @@ def register_schema() -> None:
 
     cs = ConfigStore.instance()
     cs.store(name="orgsim_schema", node=OrgsimConfig)
+    cs.store(name="orgsim_run_schema", node=RunConfig)
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -235,6 +259,17 @@ def validate(cfg: OrgsimConfig) -> OrgsimConfig:
         raise ConfigError(
             "org.decision_rule=hierarchy needs org.hierarchy_levels >= 1 "
             "(or use decision_rule=team_consent)"
+        )
+    return cfg
+
+
+def validate_run(cfg: RunConfig) -> RunConfig:
+    """:func:`validate` plus the run-level rules (``replication < replications``)."""
+    validate(cfg)
+    if cfg.replication >= cfg.replications:
+        raise ConfigError(
+            f"replication={cfg.replication} must be less than replications={cfg.replications} "
+            "(allowed: 0..replications-1)"
         )
     return cfg
 

@@ -37,6 +37,7 @@ TIMESERIES_COLUMNS: dict[str, str] = {
     "undone": "intermediate: changes (or plans) undone at a review this step",
     "plan_changes": "intermediate: choices changed by executing a plan this step",
     "adoption_rate": "intermediate: adoptions / proposals, cumulative, in [0, 1]",
+    "decision_latency": "input: mean steps from proposal to adoption, cumulative",
     "backlog": "intermediate: proposals waiting (decision queues and planning backlog)",
     "engagement": "HR frame: mean employee engagement, in [0, 1]",
     "skill": "HR frame: mean employee skill, in [0, 1]",
@@ -67,6 +68,7 @@ SUMMARY_FIELDS: dict[str, str] = {
     "total_adoptions": "proposals adopted over the run",
     "adoption_rate": "total adoptions / total proposals",
     "total_undone": "changes or plans undone at reviews",
+    "decision_latency": "mean steps from proposal to adoption (NaN if nothing was adopted)",
     "mean_engagement": "mean of engagement over the run",
     "final_engagement": "engagement at the last step",
     "final_skill": "skill at the last step",
@@ -85,7 +87,7 @@ SUMMARY_FIELDS: dict[str, str] = {
 TALLY_KEYS = (
     "ideas", "proposals", "adoptions", "rejections", "undone", "reviews", "expired",
     "judgements", "judgements_above_team", "partner_interactions", "mutual_adjustments",
-    "analysis", "plans", "plan_changes",
+    "analysis", "plans", "plan_changes", "latency",
 )  # fmt: skip
 
 
@@ -141,6 +143,7 @@ class Metrics:
             "undone": tally["undone"],
             "plan_changes": tally["plan_changes"],
             "adoption_rate": cum["adoptions"] / cum["proposals"] if cum["proposals"] else 0.0,
+            "decision_latency": cum["latency"] / cum["adoptions"] if cum["adoptions"] else 0.0,
             "backlog": model.organisation.backlog_size() + model.strategy.backlog_size(),
             "engagement": float(np.mean([e.engagement for e in model.employees])),
             "skill": float(np.mean([e.skill for e in model.employees])),
@@ -205,6 +208,9 @@ def summarise(ts: pd.DataFrame) -> dict[str, float]:
         "total_adoptions": float(ts["adoptions"].sum()),
         "adoption_rate": float(ts["adoptions"].sum() / proposals) if proposals else 0.0,
         "total_undone": float(ts["undone"].sum()),
+        "decision_latency": float(ts["decision_latency"].iloc[-1])
+        if ts["adoptions"].sum()
+        else float("nan"),
         "mean_engagement": float(ts["engagement"].mean()),
         "final_engagement": float(ts["engagement"].iloc[-1]),
         "final_skill": float(ts["skill"].iloc[-1]),

@@ -62,6 +62,7 @@ class Strategy:
             return
         model.code = after
         model.tally["adoptions"] += 1
+        model.tally["latency"] += model.steps - proposal.created
         proposal.proposer.recognise(1.0)
         self.sprint_log.append((proposal, before & proposal.change.mask))
 
