@@ -1,0 +1,277 @@
+"""The classroom dashboard page: a Mesa SolaraViz app (served by ``orgsim-dashboard``).
+
+SolaraViz supplies the sidebar (Step, Play/Pause, Reset, the speed sliders and the model
+parameters) and the draggable grid of views; the views and the teacher's panel (readouts and
+the Shock button) are ours. The model is a :class:`~sim.dashboard.race.ClassroomRace`, created
+inside :func:`Page` with ``solara.use_memo``: every browser session gets its own organisations,
+so thirty students pressing buttons never share one.
+
+Settings take effect on Reset (SolaraViz's rule): a seed that is not a number or an impossible
+size then shows a message in the page instead of building anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import solara
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import force_update, update_counter
+
+from sim.dashboard.race import (
+    LEVER_PRESETS,
+    MAX_SIZE,
+    MIN_SIZE,
+    MODES,
+    ORG_FORMS,
+    STRATEGIES,
+    ClassroomRace,
+)
+from sim.dashboard.views import (
+    COLOURS,
+    DASH,
+    Chart,
+    Series,
+    line_chart,
+    network_layout,
+    network_svg,
+    way_of_working_svg,
+)
+
+PLAY_INTERVAL_MS = 20  # default pause between steps during Play (the "speed" slider)
+
+
+def _select(label: str, values: tuple[str, ...], value: str) -> dict[str, Any]:
+    return {"type": "Select", "label": label, "values": list(values), "value": value}
+
+
+def _slider(label: str, value: float, lo: float, hi: float, step: float) -> dict[str, Any]:
+    kind = "SliderInt" if isinstance(step, int) else "SliderFloat"
+    return {"type": kind, "label": label, "value": value, "min": lo, "max": hi, "step": step}
+
+
+#: The page's controls, in the order they appear; names are ClassroomRace's keyword arguments.
+MODEL_PARAMS: dict[str, dict[str, Any]] = {
+    "mode": _select("Mode", MODES, "one organisation"),
+    "org": _select("Organisation form (A)", ORG_FORMS, "bureaucracy"),
+    "strategy": _select("Strategy (A)", STRATEGIES, "incremental"),
+    "org_b": _select("Organisation form (B, side by side)", ORG_FORMS, "self_organisation"),
+    "strategy_b": _select("Strategy (B, side by side)", STRATEGIES, "incremental"),
+    "levers_b": _select("Levers (B, side by side)", LEVER_PRESETS, "same as A"),
+    "flexible_organising": _slider("Flexible organising", 0.5, 0.0, 1.0, 0.1),
+    "dynamic_managing": _slider("Dynamic managing", 0.5, 0.0, 1.0, 0.1),
+    "smarter_working": _slider("Smarter working", 0.5, 0.0, 1.0, 0.1),
+    "cocreation": _slider("Co-creation", 0.5, 0.0, 1.0, 0.1),
+    "rd_budget": _slider("R&D budget", 0.5, 0.0, 1.0, 0.1),
+    "complexity": _slider("Complexity (K)", 5, 0, 11, 1),
+    "turbulence": _slider("Turbulence", 0.02, 0.0, 0.2, 0.01),
+    "stakeholders": _slider("Stakeholder groups", 2, 1, 5, 1),
+    "ambiguity": _slider("Ambiguity", 0.05, 0.0, 0.5, 0.05),
+    "size": {
+        "type": "InputText",
+        "label": f"Organisation size (employees, {MIN_SIZE}-{MAX_SIZE})",
+        "value": "48",
+    },
+    "seed": {"type": "InputText", "label": "Seed", "value": "0"},
+}
+
+
+# --- data out of the models ----------------------------------------------------------------------
+
+
+def _column(race: ClassroomRace, which: str, name: str) -> list[float]:
+    """A copy of one collected column (DataCollector's lists, without building a DataFrame)."""
+    return list(race.orgs[which].datacollector.model_vars.get(name, ()))
+
+
+def _markers(race: ClassroomRace) -> tuple[list[int], list[int]]:
+    """Steps of the teacher's shocks (shown at once, even before the next step) and of the
+    turbulence (requirements drifting by themselves)."""
+    pressed = sorted(set(race.shock_steps))
+    first = next(iter(race.orgs))
+    steps = _column(race, first, "step")
+    flags = _column(race, first, "shock")
+    drift = [int(s) for s, f in zip(steps, flags, strict=True) if f and int(s) not in pressed]
+    return pressed, drift
+
+
+def _chart(
+    race: ClassroomRace,
+    title: str,
+    columns: list[tuple[str, str, str]],
+    css: str,
+    ymin: float | None = None,
+    ymax: float | None = None,
+) -> str:
+    """A chart of ``columns`` (name in the data, legend label, colour) for every organisation:
+    A solid, B dashed."""
+    with race.lock:
+        series: list[Series] = []
+        for which in race.orgs:
+            x = _column(race, which, "step")
+            for name, label, colour in columns:
+                legend = f"{label} {which}" if len(race.orgs) > 1 else label
+                series.append(
+                    Series(legend, x, _column(race, which, name), colour, DASH[which], css=which)
+                )
+        pressed, drift = _markers(race)
+    return line_chart(Chart(title, series, pressed, drift, ymin, ymax, css))
+
+
+def _html(markup: str, test_id: str) -> None:
+    solara.HTML(tag="div", unsafe_innerHTML=markup, attributes={"data-testid": test_id})
+
+
+def _guard(race: ClassroomRace) -> bool:
+    """False (and nothing drawn) when the settings were rejected: the panel shows why."""
+    return bool(race.orgs)
+
+
+# --- views (each re-renders on SolaraViz's update counter) ----------------------------------------
+
+
+@solara.component
+def ClassPanel(model: ClassroomRace) -> None:
+    """Readouts per organisation, the Shock button, and any message about bad settings."""
+    update_counter.get()
+    race = model
+    if race.error:
+        solara.Error(f"Settings not accepted: {race.error}. Fix the field and press Reset.")
+        return
+
+    def shock() -> None:
+        race.shock()
+        force_update()
+
+    with race.lock:
+        week = race.week
+        lines = []
+        for which, org in race.orgs.items():
+            lines.append(
+                f'<div class="readout" data-org="{which}" style="color:{COLOURS[which]}">'
+                f"<b>{race.label(which)}</b><br>"
+                f'<span data-testid="step-{which}">Step: {org.steps}</span> &middot; '
+                f'<span data-testid="performance-{which}">Performance: {org.performance:.3f}</span>'
+                f' &middot; <span data-testid="optimum-{which}">'
+                f"Optimum: {org.problem.optimum_value:.3f}</span></div>"
+            )
+    head = (
+        f'<div style="font-size:1.3em"><span data-testid="step">Step: {week}</span> '
+        f'&middot; <span data-testid="shocks">Shocks pressed: {len(race.shock_steps)}</span></div>'
+    )
+    with solara.Column(gap="4px"):
+        _html(head + "".join(lines), "readouts")
+        solara.Button(
+            "Shock: requirements change",
+            color="error",
+            on_click=shock,
+            icon_name="mdi-flash",
+        )
+        solara.Text(
+            "Settings in the sidebar apply on Reset. Shock redraws part of the problem for "
+            "every organisation at the same step."
+        )
+
+
+@solara.component
+def PerformanceView(model: ClassroomRace) -> None:
+    """Fitness of each organisation's way of working against the best possible (the optimum,
+    grey): a shock moves the optimum, and the plot shows how each design recovers."""
+    update_counter.get()
+    if not _guard(model):
+        return
+    with model.lock:
+        first = next(iter(model.orgs))
+        x = _column(model, first, "step")
+        series = [Series("optimum", x, _column(model, first, "optimum"), "#888", "4 3", 1.4)]
+        for which in model.orgs:
+            label = model.label(which) if len(model.orgs) > 1 else "performance"
+            y = _column(model, which, "fitness")
+            series.append(Series(label, x, y, COLOURS[which], DASH[which], css=which))
+        pressed, drift = _markers(model)
+    chart = Chart("Performance against the optimum", series, pressed, drift, css="performance")
+    _html(line_chart(chart), "performance-chart")
+
+
+@solara.component
+def PeopleView(model: ClassroomRace) -> None:
+    """Engagement and skill: the HR frame, what the social levers act on."""
+    update_counter.get()
+    if not _guard(model):
+        return
+    columns = [("engagement", "engagement", "#7b3294"), ("skill", "skill", "#008837")]
+    _html(_chart(model, "Engagement and skill", columns, "people", 0.0, 1.0), "people-chart")
+
+
+@solara.component
+def IdeasView(model: ClassroomRace) -> None:
+    """Ideas tried, proposals made and changes adopted per week: the innovation funnel."""
+    update_counter.get()
+    if not _guard(model):
+        return
+    columns = [
+        ("ideas", "ideas", "#9ecae1"),
+        ("proposals", "proposals", "#3182bd"),
+        ("adoptions", "adoptions", "#e6550d"),
+    ]
+    _html(
+        _chart(model, "Ideas, proposals and adoptions per week", columns, "ideas", 0.0),
+        "ideas-chart",
+    )
+
+
+@solara.component
+def NetworkView(model: ClassroomRace) -> None:
+    """The organisation as a network, one drawing per organisation."""
+    update_counter.get()
+    if not _guard(model):
+        return
+    with model.lock:
+        parts = []
+        for which, org in model.orgs.items():
+            layout = model.layouts.get(which)
+            if layout is None:
+                layout = model.layouts[which] = network_layout(org, seed=model.settings.seed)
+            parts.append(network_svg(org, layout, model.label(which)))
+    cols = "".join(f'<div style="flex:1;min-width:0">{p}</div>' for p in parts)
+    _html(f'<div style="display:flex;gap:8px">{cols}</div>', "network")
+
+
+@solara.component
+def WayOfWorkingView(model: ClassroomRace) -> None:
+    """Each organisation's current way of working, choice by choice, against the best one."""
+    update_counter.get()
+    if not _guard(model):
+        return
+    with model.lock:
+        first = next(iter(model.orgs.values()))
+        best = first.problem.optimum_code
+        rows: list[tuple[str, int, int | None]] = [("best possible", best, None)]
+        for which, org in model.orgs.items():
+            rows.append((model.label(which)[:24], org.code, best))
+        n = first.problem.n
+    _html(way_of_working_svg(rows, n), "way-of-working")
+
+
+VIEWS: list[Callable[..., Any]] = [
+    ClassPanel,
+    PerformanceView,
+    PeopleView,
+    IdeasView,
+    NetworkView,
+    WayOfWorkingView,
+]
+
+
+@solara.component
+def Page() -> None:
+    """One browser session: its own ClassroomRace, driven by Mesa's SolaraViz."""
+    race = solara.use_memo(ClassroomRace, [])
+    SolaraViz(
+        race,
+        components=[(view, 0) for view in VIEWS],
+        model_params=MODEL_PARAMS,
+        name="orgsim classroom: innovation in organisations",
+        play_interval=PLAY_INTERVAL_MS,
+    )

@@ -1,0 +1,211 @@
+"""One or two organisations racing on the same wicked problem: the state behind one browser tab.
+
+SolaraViz re-creates its model from keyword parameters on Reset, so the teacher's settings are
+the keyword arguments of :class:`ClassroomRace`. The race holds one :class:`~sim.InnovationModel`
+per organisation; both are built with the same seed, so they meet the same problem stream (same
+landscape, same turbulence), and a shock pressed in the page is applied to both at the same step.
+
+Bad input (a seed that is not a number, an impossible size) must not crash a class: the race then
+holds no organisation and an ``error`` line that the page shows, and Play/Step are disabled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import mesa
+
+from sim.config import ConfigError, compose_config
+from sim.model import InnovationModel
+
+logging.getLogger("MESA").setLevel(logging.WARNING)  # one INFO line per step is just noise here
+
+ORG_FORMS = ("bureaucracy", "adhocracy", "self_organisation")
+STRATEGIES = ("incremental", "planning", "hybrid")
+LEVERS = ("flexible_organising", "dynamic_managing", "smarter_working", "cocreation", "rd_budget")
+LEVER_PRESETS = ("same as A", "none", "balanced", "social", "technological")
+MODES = ("one organisation", "side by side")
+MIN_SIZE, MAX_SIZE = 6, 500  # a team at least; the network view stays readable up to a few hundred
+BASE_PROBLEM = "complex"
+
+# Hydra's global state is not thread-safe and every browser session composes configs.
+_COMPOSE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The teacher's settings, already parsed: what both organisations are built from."""
+
+    mode: str = "one organisation"
+    org: str = "bureaucracy"
+    strategy: str = "incremental"
+    org_b: str = "self_organisation"
+    strategy_b: str = "incremental"
+    levers_b: str = "same as A"
+    flexible_organising: float = 0.5
+    dynamic_managing: float = 0.5
+    smarter_working: float = 0.5
+    cocreation: float = 0.5
+    rd_budget: float = 0.5
+    complexity: int = 5
+    turbulence: float = 0.02
+    stakeholders: int = 2
+    ambiguity: float = 0.05
+    size: int = 48
+    seed: int = 0
+
+    @property
+    def side_by_side(self) -> bool:
+        return self.mode == "side by side"
+
+    def overrides(self, which: str = "A") -> list[str]:
+        """Hydra overrides for organisation ``which`` ("A" or "B"): the same problem and seed,
+        B's own form, strategy and (optionally) lever preset."""
+        b = which == "B"
+        out = [
+            f"problem={BASE_PROBLEM}",
+            f"org={self.org_b if b else self.org}",
+            f"strategy={self.strategy_b if b else self.strategy}",
+            f"problem.k={self.complexity}",
+            f"problem.turbulence={self.turbulence}",
+            f"problem.stakeholders={self.stakeholders}",
+            f"problem.ambiguity={self.ambiguity}",
+            f"org.employees={self.size}",
+            f"seed={self.seed}",
+        ]
+        if b and self.levers_b != "same as A":
+            out.append(f"levers={self.levers_b}")
+        else:
+            out += [f"levers.{name}={getattr(self, name)}" for name in LEVERS]
+        return out
+
+
+def _whole_number(text: Any, what: str, lo: int, hi: int) -> int:
+    """Parse a whole number typed into a field, or raise ConfigError with a line for the page."""
+    raw = str(text).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{what} must be a whole number from {lo} to {hi} (got {raw!r})"
+        ) from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{what} must be a whole number from {lo} to {hi} (got {value})")
+    return value
+
+
+def parse_settings(**params: Any) -> Settings:
+    """Turn the page's raw inputs into :class:`Settings`; one-line ConfigError on bad input."""
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for name in Settings.__dataclass_fields__:
+        values[name] = params.get(name, getattr(defaults, name))
+    values["size"] = _whole_number(values["size"], "Organisation size", MIN_SIZE, MAX_SIZE)
+    values["seed"] = _whole_number(values["seed"], "Seed", 0, 2**32 - 1)
+    for name, allowed in (
+        ("mode", MODES),
+        ("org", ORG_FORMS),
+        ("org_b", ORG_FORMS),
+        ("strategy", STRATEGIES),
+        ("strategy_b", STRATEGIES),
+        ("levers_b", LEVER_PRESETS),
+    ):
+        if values[name] not in allowed:
+            raise ConfigError(f"{name}={values[name]!r} is not allowed: use one of {allowed}")
+    for name in (*LEVERS, "turbulence", "ambiguity"):
+        values[name] = round(float(values[name]), 4)
+    for name in ("complexity", "stakeholders"):
+        values[name] = int(values[name])
+    return Settings(**values)
+
+
+def build_model(settings: Settings, which: str = "A") -> InnovationModel:
+    """Compose and validate the config of organisation ``which`` and build its model."""
+    with _COMPOSE_LOCK:
+        cfg = compose_config(settings.overrides(which))
+    return InnovationModel(cfg)
+
+
+class ClassroomRace(mesa.Model):
+    """One organisation, or two side by side, on the same problem; the model SolaraViz drives.
+
+    The keyword arguments are the page's controls (see :class:`Settings`); numbers typed into
+    text fields arrive as strings and are parsed here, so that a typo becomes a message.
+    """
+
+    def __init__(
+        self,
+        mode: str = "one organisation",
+        org: str = "bureaucracy",
+        strategy: str = "incremental",
+        org_b: str = "self_organisation",
+        strategy_b: str = "incremental",
+        levers_b: str = "same as A",
+        flexible_organising: float = 0.5,
+        dynamic_managing: float = 0.5,
+        smarter_working: float = 0.5,
+        cocreation: float = 0.5,
+        rd_budget: float = 0.5,
+        complexity: int = 5,
+        turbulence: float = 0.02,
+        stakeholders: int = 2,
+        ambiguity: float = 0.05,
+        size: Any = "48",
+        seed: Any = "0",
+        rng: Any = None,
+    ) -> None:
+        super().__init__(rng=0)  # the wrapper draws nothing; the organisations have their seeds
+        params = {k: v for k, v in locals().items() if k in Settings.__dataclass_fields__}
+        self.lock = threading.Lock()  # Play steps in a thread while the Shock button may fire
+        self.error: str | None = None
+        self.settings: Settings | None = None
+        self.orgs: dict[str, InnovationModel] = {}
+        self.shock_steps: list[int] = []
+        self.layouts: dict[str, dict[object, tuple[float, float]]] = {}  # network view cache
+        try:
+            self.settings = parse_settings(**params)
+            self.orgs["A"] = build_model(self.settings, "A")
+            if self.settings.side_by_side:
+                self.orgs["B"] = build_model(self.settings, "B")
+        except ConfigError as exc:
+            self.error = str(exc)
+            self.orgs = {}
+        self.running = not self.error
+
+    # --- stepping -------------------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance every organisation by one week, in lockstep."""
+        with self.lock:
+            for model in self.orgs.values():
+                model.step()
+
+    def shock(self, share: float | None = None) -> None:
+        """The teacher's button: the requirements change now, for every organisation at once.
+
+        The organisations share the problem seed and the step, so the redraw is the same for
+        both; the next collected step is marked as a shock on every plot."""
+        with self.lock:
+            for model in self.orgs.values():
+                model.shock(share)
+            if self.orgs:
+                self.shock_steps.append(self.week + 1)
+
+    # --- readouts -------------------------------------------------------------------------------
+    @property
+    def week(self) -> int:
+        """Weeks simulated so far (the organisations step together)."""
+        first = next(iter(self.orgs.values()), None)
+        return int(first.steps) if first is not None else 0
+
+    def label(self, which: str) -> str:
+        """A short name of organisation ``which`` for legends and readouts."""
+        s = self.settings
+        if s is None:
+            return which
+        if which == "B":
+            levers = "" if s.levers_b == "same as A" else f", {s.levers_b} levers"
+            return f"B: {s.org_b} / {s.strategy_b}{levers}"
+        return f"A: {s.org} / {s.strategy}"

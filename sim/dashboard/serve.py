@@ -1,0 +1,128 @@
+"""``orgsim-dashboard``: serve the classroom dashboard, offline once set up.
+
+    orgsim-dashboard --setup-offline     # once, with internet: fetch the front-end files
+    orgsim-dashboard                     # in class: http://127.0.0.1:8765, no CDN needed
+    orgsim-dashboard --host 0.0.0.0 --port 8080   # let students' laptops in
+
+The server is ``solara run`` on :mod:`sim.dashboard.app`; with the offline assets in place it
+is started with ``SOLARA_ASSETS_PROXY_CACHE_DIR`` pointing at them, so solara serves every
+front-end file itself and the page never waits on a CDN. Without them the page would load its
+files from the internet (fine at home, a blank page on poor classroom wifi): we say so loudly
+instead of failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.dashboard import assets
+
+APP = Path(__file__).with_name("app.py")
+DEFAULT_PORT = 8765
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """The ``solara run`` command line that serves the app (production mode: no auto-reload,
+    no source watching, smaller pages)."""
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        str(APP),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-open",
+        "--production",
+    ]
+
+
+def server_env(assets_dir: Path | None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the server: offline assets, no telemetry (which would phone home)."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
+    if assets_dir is not None:
+        env[assets.ENV_VAR] = str(assets_dir)
+        env["SOLARA_ASSETS_PROXY"] = "True"
+    return env
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="orgsim-dashboard",
+        description="Classroom dashboard: organisations innovating on a wicked problem, in the "
+        "browser (Mesa SolaraViz).",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s; 0.0.0.0 lets other machines in)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--assets-dir",
+        type=Path,
+        default=None,
+        help="where the offline front-end files live (default: $ORGSIM_ASSETS_DIR or "
+        "~/.cache/orgsim/solara-assets)",
+    )
+    parser.add_argument(
+        "--setup-offline",
+        action="store_true",
+        help="fetch the front-end files once (npm pack, needs the npm registry) and exit",
+    )
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="serve without the offline files (the browser then loads them from a CDN)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cache = (args.assets_dir or assets.default_cache_dir()).expanduser().resolve()
+    stale = assets.check_versions()
+    if stale:
+        print(
+            "orgsim-dashboard: the installed solara no longer names "
+            + ", ".join(stale)
+            + "; update sim.dashboard.assets.PACKAGES with the solara pin",
+            file=sys.stderr,
+        )
+    if args.setup_offline:
+        try:
+            path = assets.fetch(cache, quiet=False)
+        except RuntimeError as exc:
+            print(f"orgsim-dashboard: {exc}", file=sys.stderr)
+            return 1
+        print(f"offline assets ready in {path}")
+        return 0
+    assets_dir: Path | None = None
+    if not args.online:
+        if assets.is_complete(cache):
+            assets_dir = cache
+        else:
+            print(
+                f"orgsim-dashboard: no offline assets in {cache}; the page will load them from "
+                "a CDN. Run `orgsim-dashboard --setup-offline` once (with internet) before class.",
+                file=sys.stderr,
+            )
+    print(f"orgsim classroom dashboard on http://{args.host}:{args.port}  (Ctrl-C stops it)")
+    try:
+        return subprocess.call(server_command(args.host, args.port), env=server_env(assets_dir))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
