@@ -50,20 +50,40 @@ class Proposal:
     pending: list[int] = field(default_factory=list)  # teams still to agree (mutual adjustment)
 
 
-def perceived_gain(
-    model: InnovationModel, before: int, after: int, involvement: float, sigma: float
-) -> float:
+def perceived_gain(model: InnovationModel, before: int, after: int, sigma: float) -> float:
     """Value of ``after`` minus value of ``before`` as an agent sees it.
 
-    The agent values a way of working by the shared (technical) landscape, mixed with the
-    stakeholders' judgement in proportion to its involvement (co-creation), and sees the
-    difference through Gaussian noise of standard deviation ``sigma``.
+    Agents value a way of working by the shared (technical) landscape, mixed with the
+    stakeholders' judgement in proportion to their involvement (co-creation): the model's
+    ``view`` table. They see the difference through Gaussian noise of standard deviation
+    ``sigma``.
     """
-    p = model.problem
-    gain = (1.0 - involvement) * (p.shared[after] - p.shared[before]) + involvement * (
-        p.objective[after] - p.objective[before]
-    )
-    return float(gain) + (model.random.gauss(0.0, sigma) if sigma > 0 else 0.0)
+    view = model.view
+    gain = view[after] - view[before]
+    return gain + model.random.gauss(0.0, sigma) if sigma > 0 else gain
+
+
+def pick(items: list[int], count: int, rnd) -> list[int]:  # noqa: ANN001 - random.Random
+    """``count`` distinct items drawn at random (a cheap ``random.sample`` for short lists)."""
+    if count == 1:
+        return [items[int(rnd.random() * len(items))]]
+    pool = list(items)
+    for i in range(count):
+        j = i + int(rnd.random() * (len(pool) - i))
+        pool[i], pool[j] = pool[j], pool[i]
+    return pool[:count]
+
+
+def bits_of(mask: int, among: list[int]) -> list[int]:
+    """The choices in ``among`` whose bit is set in ``mask``."""
+    return [c for c in among if (mask >> c) & 1]
+
+
+def to_mask(choices: list[int]) -> int:
+    mask = 0
+    for c in choices:
+        mask |= 1 << c
+    return mask
 
 
 class Employee(mesa.Agent):
@@ -85,7 +105,7 @@ class Employee(mesa.Agent):
     ) -> None:
         super().__init__(model)
         self.team = team
-        self.domain = domain
+        self.domain = domain  # also sets domain_mask
         self.skill = skill
         self.engagement = engagement
         self.exploration = exploration
@@ -95,6 +115,15 @@ class Employee(mesa.Agent):
         self.suggestions: list[Change] = []  # ideas brought by external partners
         self.ideas_tried = 0
 
+    @property
+    def domain(self) -> list[int]:
+        return self._domain
+
+    @domain.setter
+    def domain(self, choices: list[int]) -> None:
+        self._domain = list(choices)
+        self.domain_mask = to_mask(self._domain)
+
     # --- perception ---------------------------------------------------------------------------
     @property
     def noise(self) -> float:
@@ -102,9 +131,7 @@ class Employee(mesa.Agent):
         return self.model.problem.cfg.ambiguity * (1.25 - self.skill)
 
     def judge(self, before: int, after: int) -> float:
-        return perceived_gain(
-            self.model, before, after, self.model.params.stakeholder_involvement, self.noise
-        )
+        return perceived_gain(self.model, before, after, self.noise)
 
     # --- step phases --------------------------------------------------------------------------
     def share_knowledge(self) -> None:
@@ -116,10 +143,9 @@ class Employee(mesa.Agent):
             neighbours = model.organisation.neighbours(self)
             if neighbours:
                 other = neighbours[int(rnd.random() * len(neighbours))]
-                diff = [c for c in self.domain if ((self.belief ^ other.belief) >> c) & 1]
-                if diff:
-                    c = diff[int(rnd.random() * len(diff))]
-                    self.belief ^= 1 << c
+                differ = (self.belief ^ other.belief) & self.domain_mask
+                if differ:
+                    self.belief ^= 1 << pick(bits_of(differ, self.domain), 1, rnd)[0]
         if rnd.random() < model.organisation.vision_of(self):
             c = self.domain[int(rnd.random() * len(self.domain))]
             bit = (model.strategy.direction >> c) & 1
@@ -158,14 +184,12 @@ class Employee(mesa.Agent):
         """One idea: exploit a belief that differs from practice, or explore a random change."""
         rnd = self.model.random
         size = 1 + int(rnd.random() * self.model.cfg.strategy.max_change_size)
-        domain = self.domain
-        differing = [c for c in domain if ((self.belief ^ current) >> c) & 1]
-        if differing and rnd.random() >= self.exploration:
-            chosen = rnd.sample(differing, min(size, len(differing)))
-            mask = sum(1 << c for c in chosen)
+        differ = (self.belief ^ current) & self.domain_mask
+        if differ and rnd.random() >= self.exploration:
+            differing = bits_of(differ, self.domain)
+            mask = to_mask(pick(differing, min(size, len(differing)), rnd))
             return Change(mask, self.belief & mask)
-        chosen = rnd.sample(domain, min(size, len(domain)))
-        mask = sum(1 << c for c in chosen)
+        mask = to_mask(pick(self.domain, min(size, len(self.domain)), rnd))
         return Change(mask, ~current & mask)
 
     def develop(self) -> None:
@@ -230,13 +254,7 @@ class Manager(mesa.Agent):
         """Approve if the change looks better, leaning toward changes that follow the direction."""
         model = self.model
         current = model.code
-        gain = perceived_gain(
-            model,
-            current,
-            change.apply(current),
-            model.params.stakeholder_involvement,
-            self.noise,
-        )
+        gain = perceived_gain(model, current, change.apply(current), self.noise)
         direction = model.strategy.direction
         toward = ((change.values ^ direction) & change.mask).bit_count()
         alignment = 1.0 - 2.0 * toward / max(1, change.size)  # +1 all toward, -1 all away
@@ -277,12 +295,12 @@ class ExternalPartner(mesa.Agent):
         self.refresh_knowledge()
         employees = model.employees
         employee = employees[int(rnd.random() * len(employees))]
-        differing = [c for c in range(model.problem.n) if ((self.belief ^ model.code) >> c) & 1]
-        if not differing:
+        differ = self.belief ^ model.code
+        if not differ:
             return
+        differing = bits_of(differ, list(range(model.problem.n)))
         size = min(len(differing), model.cfg.strategy.max_change_size + 2)
-        chosen = rnd.sample(differing, size)
-        mask = sum(1 << c for c in chosen)
+        mask = to_mask(pick(differing, size, rnd))
         employee.suggestions.append(Change(mask, self.belief & mask))
         self.interactions += 1
         model.tally["partner_interactions"] += 1

@@ -6,7 +6,7 @@ The numbers below are modelling assumptions, listed in docs/ODD.md (submodel "le
 
 | lever | mechanism parameters |
 | --- | --- |
-| flexible_organising | decision level pushed down the hierarchy; team fluidity; network rewiring; autonomy |
+| flexible_organising | decision level pushed down the hierarchy; the form's team fluidity and network rewiring amplified (x0.5 at 0 to x1.5 at 1); autonomy |
 | dynamic_managing | managers' absorptive capacity (how well they judge) and vision (alignment pull) |
 | smarter_working | talent development (skill growth), team share of rewards, autonomy |
 | cocreation | rate of partner interactions; stakeholder involvement in judging and reviews |
@@ -57,7 +57,7 @@ def mechanism_parameters(levers: LeversConfig, org: OrgConfig) -> MechanismParam
     return MechanismParameters(
         decision_levels=decision_levels,
         team_fluidity=min(1.0, org.team_fluidity * (0.5 + flex)),
-        rewiring=min(1.0, org.rewiring + 0.02 * flex),
+        rewiring=min(1.0, org.rewiring * (0.5 + flex)),
         autonomy=min(1.0, autonomy),
         absorptive_capacity=0.2 + 0.7 * dyn,
         vision=0.05 + 0.25 * dyn,

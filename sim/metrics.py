@@ -145,8 +145,8 @@ class Metrics:
             "adoption_rate": cum["adoptions"] / cum["proposals"] if cum["proposals"] else 0.0,
             "decision_latency": cum["latency"] / cum["adoptions"] if cum["adoptions"] else 0.0,
             "backlog": model.organisation.backlog_size() + model.strategy.backlog_size(),
-            "engagement": float(np.mean([e.engagement for e in model.employees])),
-            "skill": float(np.mean([e.skill for e in model.employees])),
+            "engagement": sum(e.engagement for e in model.employees) / len(model.employees),
+            "skill": sum(e.skill for e in model.employees) / len(model.employees),
             "knowledge_diversity": knowledge_diversity(beliefs, n),
             "network_cohesion": model.organisation.cohesion(),
             "coordination_cost": tally["judgements"]

@@ -52,17 +52,17 @@ class InnovationModel(mesa.Model):
         self.problem = WickedProblem(cfg.problem, problem_seed)
         self.code = self.problem.start_code  # the organisation's current way of working
         self.params = mechanism_parameters(cfg.levers, cfg.org)
+        self.view = self.problem.view(self.params.stakeholder_involvement)
         self.tally = new_tally()
         self.organisation = Organisation(self)
         self.employees: list[Employee] = self.organisation.employees
         self.partners = [self._recruit_partner(i) for i in range(cfg.org.partners)]
         self.strategy = STRATEGIES[cfg.strategy.name](self)
         self.metrics = Metrics(self)
+        # one table row per step (Mesa's DataCollector tables: rows are stored as given,
+        # without a deep copy per reporter per step)
         self.datacollector = mesa.DataCollector(
-            model_reporters={
-                name: (lambda m, key=name: m.metrics.current[key])
-                for name in self.metrics.measure(shock=False)
-            }
+            tables={"timeseries": list(self.metrics.measure(shock=False))}
         )
         self._shock_pending = False
 
@@ -82,6 +82,7 @@ class InnovationModel(mesa.Model):
         self.tally = new_tally()
         shocked = self.problem.advance(self.steps) or self._shock_pending
         self._shock_pending = False
+        self.view = self.problem.view(self.params.stakeholder_involvement)
         employees = self.agents_by_type[Employee]
         employees.shuffle_do("share_knowledge")
         if ExternalPartner in self.agents_by_type:
@@ -92,14 +93,14 @@ class InnovationModel(mesa.Model):
         self.strategy.feedback()
         self.organisation.reorganise()
         employees.do("develop")
-        self.metrics.measure(shocked)
-        self.datacollector.collect(self)
+        self.datacollector.add_table_row("timeseries", self.metrics.measure(shocked))
 
     def shock(self, share: float | None = None) -> None:
         """Trigger a shock now (the teacher's button): the requirements change at once and the
         next collected step is marked as shocked."""
         if self.problem.shock(self.steps, share).size:
             self._shock_pending = True
+            self.view = self.problem.view(self.params.stakeholder_involvement)
 
     # --- API ------------------------------------------------------------------------------------
     def run(self, steps: int | None = None, progress: Any = None) -> InnovationModel:
@@ -113,8 +114,7 @@ class InnovationModel(mesa.Model):
 
     def timeseries(self) -> pd.DataFrame:
         """One row per step; columns documented in :data:`sim.metrics.TIMESERIES_COLUMNS`."""
-        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-        return df
+        return self.datacollector.get_table_dataframe("timeseries")
 
     def summary(self) -> dict[str, float]:
         """Final outcomes (documented in :data:`sim.metrics.SUMMARY_FIELDS`)."""

@@ -70,6 +70,17 @@ class WickedProblem:
         self.optimum_code = int(np.argmax(self.objective))
         self.optimum_value = float(self.objective[self.optimum_code])
         self.version = self.landscape.version
+        self._views: dict[float, list[float]] = {}
+
+    def view(self, involvement: float) -> list[float]:
+        """Values as the organisation's people weigh them: the shared landscape mixed with the
+        stakeholders' objective by their involvement. A plain list, since agents look values up
+        one at a time (a list index is several times cheaper than a numpy scalar index)."""
+        table = self._views.get(involvement)
+        if table is None:
+            mixed = (1.0 - involvement) * self.shared + involvement * self.objective
+            table = self._views[involvement] = mixed.tolist()
+        return table
 
     # --- outcomes -----------------------------------------------------------------------------
     def performance(self, code: int) -> float:

@@ -165,8 +165,8 @@ class Planning(Strategy):
         problem, params = model.problem, model.params
         span = self.attention_span()
         self.attended = self.choose_attended(span)
-        inv = params.stakeholder_involvement
-        view = (1.0 - inv) * problem.shared + inv * problem.objective
+        # the map values patterns as the people weigh them (shared landscape and stakeholders)
+        view = np.asarray(problem.view(params.stakeholder_involvement))
         values = cognitive_map(view, problem.n, self.attended)
         sigma = problem.cfg.ambiguity * (1.25 - self.planners_capacity())
         if sigma > 0:
