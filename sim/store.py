@@ -184,22 +184,20 @@ def write_run(
 
 
 def plot_performance(ts: pd.DataFrame, path: Path, title: str = "") -> None:
-    """A small performance-over-time plot, shocks marked; headless (Agg)."""
-    import matplotlib
+    """A small performance-over-time plot, shocks marked. Drawn on a bare Agg ``Figure`` (no
+    pyplot, no layout engine): headless, thread-safe, and a few ms instead of ~100 ms."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
-    try:
-        ax.plot(ts["step"], ts["performance"], lw=1.5)
-        for step in ts.loc[ts["shock"] == 1, "step"]:
-            ax.axvline(step, color="tab:red", lw=0.6, alpha=0.5)
-        ax.set(xlabel="step (week)", ylabel="performance", ylim=(0, 1.02), title=title)
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(5, 3), dpi=80)
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.16, top=0.9)
+    ax = fig.add_subplot()
+    ax.plot(ts["step"], ts["performance"], lw=1.5)
+    for step in ts.loc[ts["shock"] == 1, "step"]:
+        ax.axvline(step, color="tab:red", lw=0.6, alpha=0.5)
+    ax.set(xlabel="step (week)", ylabel="performance", ylim=(0, 1.02), title=title)
+    fig.savefig(path)
 
 
 def load_run(path: str | os.PathLike[str], verify: bool = True) -> dict[str, Any] | None:
