@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import itertools
 import json
 import logging
@@ -36,14 +35,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONF_DIR, ConfigError, friendly_error, model_part, to_config
 
 GROUPS = ("problem", "org", "strategy", "levers")
-RUN_LEVEL_KEYS = ("replications", "experiment", "hydra", "defaults")
+RUN_LEVEL_KEYS = (
+    "replications",
+    "replication",
+    "experiment",
+    "results_dir",
+    "plot",
+    "progress",
+    "hydra",
+    "defaults",
+)
 TS_COLUMNS = (
     "step",
     "performance",
@@ -53,7 +60,7 @@ TS_COLUMNS = (
     "shock",
     "knowledge_diversity",
 )
-RUNS_FILE = "runs.parquet"
+RUNS_FILE = "table.parquet"  # the store's sweep table name (sim.store.TABLE)
 TIMESERIES_FILE = "timeseries.parquet"
 META_FILE = "experiment.yaml"
 REPO_ROOT = CONF_DIR.parent
@@ -61,11 +68,14 @@ RESULTS_DIR = REPO_ROOT / "results"
 
 
 # --- seeds ------------------------------------------------------------------------------------
-def replication_seed(base_seed: int, replication: int) -> int:
-    """Master seed of replication ``r``: a SeedSequence child of the base seed, the same for
-    every cell and arm (common random numbers), within the config's seed range."""
-    state = np.random.SeedSequence([int(base_seed), int(replication)]).generate_state(2, np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1])) & (2**63 - 1)
+def replication_seeds(seed: int, replication: int) -> tuple[int, int]:
+    """``(problem_seed, agent_seed)`` of replication ``r``: the CLI's own derivation
+    (:func:`sim.sweep.derive_seeds`), so a run here and the same run from ``orgsim -m`` have the
+    same seeds and the same id. It depends on the master seed and ``r`` only, never on the cell:
+    replication r of every arm meets the same problem (common random numbers)."""
+    from sim.sweep import derive_seeds
+
+    return derive_seeds(int(seed), int(replication))
 
 
 # --- experiment specs ---------------------------------------------------------------------------
@@ -194,9 +204,10 @@ def flat_config(container: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_id(container: dict[str, Any]) -> str:
-    """Content address of a run: a hash of its resolved config (seeds included)."""
-    text = json.dumps(container, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """Content address of a run: the store's id (hash of the resolved config and version)."""
+    from sim import store
+
+    return store.run_id(to_config(container))
 
 
 def param_column(key: str) -> str:
@@ -229,16 +240,20 @@ def _run_one(
         "status": "ok",
         "error": "",
     }
+    row.setdefault("experiment", "none")
     try:
         model = InnovationModel(task.config).run()
         row.update(model.summary())
+        if not ts_columns:
+            return row, None
         ts = model.timeseries()
         cols = [c for c in ts_columns if c in ts.columns]
         ts = ts[cols].astype("float32").assign(run_id=rid)
-        ts["step"] = ts["step"].astype("int32")
+        if "step" in ts:
+            ts["step"] = ts["step"].astype("int32")
         return row, ts
     except Exception as exc:  # one failed run must not sink a sweep: it is recorded instead
-        row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
         return row, None
 
 
@@ -308,9 +323,15 @@ def grid_tasks(
         overrides = [*spec.base, *extra, *(f"{k}={v}" for k, v in cell.items())]
         cfg = build_config(overrides)
         for r in range(reps):
-            seed = replication_seed(spec.seed, r)
-            run_cfg = {**cfg, "seed": seed, "problem_seed": None, "agent_seed": None}
-            tasks.append(RunTask(run_cfg, r))
+            problem_seed, agent_seed = replication_seeds(spec.seed, r)
+            run_cfg = {
+                **cfg,
+                "seed": spec.seed,
+                "problem_seed": problem_seed,
+                "agent_seed": agent_seed,
+            }
+            labels = {"experiment": spec.name, "replications": reps}
+            tasks.append(RunTask(run_cfg, r, labels))
     return tasks
 
 
@@ -447,8 +468,14 @@ def run_sensitivity(
                 node[leaf] = value
             to_config(cfg)
             for r in range(reps):
-                run_cfg = {**cfg, "seed": replication_seed(seed, r)}
-                labels = {"design": method, "sample": i}
+                problem_seed, agent_seed = replication_seeds(seed, r)
+                run_cfg = {
+                    **cfg,
+                    "seed": seed,
+                    "problem_seed": problem_seed,
+                    "agent_seed": agent_seed,
+                }
+                labels = {"experiment": name, "replications": reps, "design": method, "sample": i}
                 labels.update(
                     {f"x.{k}": float(u) for k, u in zip(problem["names"], point, strict=True)}
                 )
