@@ -372,7 +372,7 @@ def _turnover(seed: np.random.SeedSequence, quick: bool) -> tuple[list[CheckResu
     d, se = unpaired_diff(out[(0.9, 0.02)], out[(0.9, 0.0)])
     rec = greater_check(
         "March: moderate turnover helps when socialisation is fast",
-        SOURCE + ", Fig. 3",
+        SOURCE + ", turnover (p3)",
         "moderate turnover raises knowledge with fast socialisation",
         mean=d,
         se=se,
@@ -406,7 +406,7 @@ def _turbulence(seed: np.random.SeedSequence, quick: bool) -> tuple[list[CheckRe
     d, se = unpaired_diff(yes.final, no.final)
     rec = greater_check(
         "March: turnover sustains knowledge under turbulence",
-        SOURCE + ", Figs. 4-5",
+        SOURCE + ", turbulence (p4)",
         "without turnover knowledge decays; with turnover it is sustained",
         mean=d,
         se=se,
