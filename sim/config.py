@@ -123,8 +123,10 @@ class StrategyConfig:
     max_change_size: int = _num(2, 1, 20, "largest number of choices one idea changes")
     analysis_steps: int = _num(4, 0, 104, "planning: steps of analysis before a plan exists")
     horizon: int = _num(16, 1, 520, "planning: steps a plan is executed before evaluation")
-    attention: int = _num(4, 1, 20, "planning: choices top management attends to, at base")
-    implementation_rate: int = _num(2, 1, 20, "planning: plan changes implemented per step")
+    attention: int = _num(6, 1, 20, "planning: choices top management attends to, at base")
+    implementation_rate: int = _num(
+        3, 1, 20, "choices the organisation can change per step (either strategy)"
+    )
     undo_failed: bool = field(
         default=True, metadata={"help": "undo changes (or a plan) that the review finds worse"}
     )

@@ -1,7 +1,11 @@
 """Strategies: where an adopted idea becomes a change, and where planning is decided.
 
+Both strategies share the organisation's capacity for change: at most ``implementation_rate``
+choices change per step, whether they come from adopted ideas or from a plan (an organisation
+cannot absorb more change because its search is parallel).
+
 - :class:`Incremental` (experiential, backward-looking; Lindblom, Quinn, Scrum): adopted changes
-  are made at once; every ``sprint_length`` steps a review measures realised, noisy performance
+  are made as capacity allows, first adopted first; every ``sprint_length`` steps a review measures realised, noisy performance
   with and without each change of the sprint and undoes the ones that did not help. The review
   always measures the landscape as it is now, so a shock is noticed at the next review.
 - :class:`Planning` (cognitive, forward-looking; Gavetti & Levinthal 2000): an analysis phase in
@@ -19,12 +23,13 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.agents import Proposal
+from sim.organisation import PROPOSAL_SHELF_LIFE
 from sim.search import apply_pattern, cognitive_map
 
 if TYPE_CHECKING:
@@ -42,6 +47,7 @@ class Strategy:
         self.direction = model.code  # the strategic direction managers' vision pulls toward
         self.phase = "sprint"
         self.sprint_log: list[tuple[Proposal, int]] = []  # (proposal, bits its mask replaced)
+        self.to_implement: deque[Proposal] = deque()  # adopted, waiting for capacity
 
     # --- shared mechanics ---------------------------------------------------------------------
     def measure_gain(self, before: int, after: int) -> float:
@@ -90,14 +96,32 @@ class Strategy:
         self.model.organisation.submit(proposal)
 
     def implement(self, adopted: list[Proposal]) -> None:
-        for proposal in adopted:
-            self.make_change(proposal)
+        """Make adopted changes, first adopted first, within the capacity for change; what does
+        not fit waits for the next step (and is dropped once it is older than its shelf life)."""
+        model = self.model
+        self.to_implement.extend(adopted)
+        capacity = self.cfg.implementation_rate
+        while self.to_implement:
+            proposal = self.to_implement[0]
+            size = (proposal.change.apply(model.code) ^ model.code).bit_count()
+            if size > capacity and capacity < self.cfg.implementation_rate:
+                break  # a partly used step: the change waits for the next one
+            self.to_implement.popleft()
+            if model.steps - proposal.created > PROPOSAL_SHELF_LIFE:
+                model.tally["expired"] += 1
+                proposal.proposer.recognise(-0.5)
+                continue
+            if size:
+                self.make_change(proposal)
+                capacity -= size
+            if capacity <= 0:
+                break
 
     def feedback(self) -> None:
         pass
 
     def backlog_size(self) -> int:
-        return 0
+        return len(self.to_implement)
 
 
 class Incremental(Strategy):
@@ -238,7 +262,7 @@ class Planning(Strategy):
             self.start_analysis()
 
     def backlog_size(self) -> int:
-        return len(self.backlog)
+        return len(self.backlog) + len(self.to_implement)
 
 
 class Hybrid(Planning):

@@ -276,3 +276,21 @@ def test_every_lever_moves_some_mechanism_parameter() -> None:
         setattr(cfg.levers, lever, 1.0)
         assert mechanism_parameters(cfg.levers, cfg.org) != base, lever
         setattr(cfg.levers, lever, 0.5)
+
+
+@pytest.mark.parametrize("strategy", ["incremental", "planning"])
+def test_capacity_for_change_bounds_each_step(strategy: str) -> None:
+    m = model(
+        f"strategy={strategy}",
+        "strategy.undo_failed=false",
+        "strategy.implementation_rate=2",
+        "levers.rd_budget=1",
+        "org=self_organisation",
+    )
+    moved = []
+    for _ in range(40):
+        before = m.code
+        m.step()
+        moved.append((m.code ^ before).bit_count())
+    assert max(moved) <= 2
+    assert max(moved) == 2  # the bound is reached, so it is the bound that holds them back
