@@ -71,7 +71,8 @@ def _find_table(sweep_dir: Path) -> pd.DataFrame | None:
         from sim import store  # the CLI's results store (issue 3)
     except ImportError:
         store = None
-    if store is not None and hasattr(store, "collect"):
+    pointers = any(sweep_dir.glob(f"*/{getattr(store, 'POINTER', 'orgsim_run.json')}"))
+    if store is not None and hasattr(store, "collect") and pointers:
         try:
             return store.collect(sweep_dir)
         except Exception as exc:  # the store's own message names what is wrong
@@ -639,9 +640,11 @@ def report_org_forms(sweep: Sweep, out: Path) -> Report:
             index=[*by, "replication"], columns="org.name", values="mean_performance"
         )
         pooled = stats.paired_difference(d[ref], d[other])
+        # cells of one replication share seeds: average within a replication, then the interval
+        per_rep = stats.mean_ci((d[other] - d[ref]).groupby(level="replication").mean())
         findings.append(
-            f"- {other} minus {ref}, mean performance pooled over all cells: "
-            f"{stats.fmt_ci(pooled.diff.mean, pooled.diff.lo, pooled.diff.hi, 3, True)} "
+            f"- {other} minus {ref}, mean performance averaged over all cells (95% CI over "
+            f"replications): {stats.fmt_ci(per_rep.mean, per_rep.lo, per_rep.hi, 3, True)} "
             f"({other} better in {pooled.share_b_better:.0%} of {pooled.n} pairs); significantly "
             f"better in {better} of {len(pt)} cells, worse in {worse}."
         )
