@@ -299,7 +299,9 @@ class ExternalPartner(mesa.Agent):
         if not differ:
             return
         differing = bits_of(differ, list(range(model.problem.n)))
-        size = min(len(differing), model.cfg.strategy.max_change_size + 2)
+        # a bigger jump than an employee's own idea, but one the organisation can absorb
+        strategy = model.cfg.strategy
+        size = min(len(differing), strategy.max_change_size + 2, strategy.implementation_rate)
         mask = to_mask(pick(differing, size, rnd))
         employee.suggestions.append(Change(mask, self.belief & mask))
         self.interactions += 1

@@ -250,6 +250,12 @@ def validate(cfg: OrgsimConfig) -> OrgsimConfig:
         raise ConfigError(
             f"strategy.max_change_size={s.max_change_size} exceeds problem.n={p.n} (allowed: 1..n)"
         )
+    if s.max_change_size > s.implementation_rate:
+        raise ConfigError(
+            f"strategy.max_change_size={s.max_change_size} exceeds "
+            f"strategy.implementation_rate={s.implementation_rate} (an idea must fit the "
+            "capacity for change; allowed: 1..implementation_rate)"
+        )
     if s.attention > p.n:
         raise ConfigError(
             f"strategy.attention={s.attention} exceeds problem.n={p.n} (allowed: 1..n)"

@@ -104,8 +104,8 @@ class Strategy:
         while self.to_implement:
             proposal = self.to_implement[0]
             size = (proposal.change.apply(model.code) ^ model.code).bit_count()
-            if size > capacity and capacity < self.cfg.implementation_rate:
-                break  # a partly used step: the change waits for the next one
+            if size > capacity:
+                break  # the change waits for the next step's capacity
             self.to_implement.popleft()
             if model.steps - proposal.created > PROPOSAL_SHELF_LIFE:
                 model.tally["expired"] += 1

@@ -224,7 +224,8 @@ def test_team_rewards_align_engagement_within_teams() -> None:
                 "steps=40",
             ).run()
             for team in m.organisation.members:
-                spreads.append(np.std([e.recognition for e in team]))
+                if len(team) >= 2:  # project teams are re-formed: some may be empty
+                    spreads.append(np.std([e.recognition for e in team]))
         return float(np.mean(spreads))
 
     assert within_team_spread("team") < within_team_spread("individual")
