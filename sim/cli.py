@@ -220,6 +220,17 @@ def _task(cfg: DictConfig) -> dict[str, Any]:
     return run_job(cfg, job_dir=hc.runtime.output_dir, multirun=multirun)
 
 
+def _skip_sweeper_revalidation() -> None:
+    """Hydra's basic sweeper composes every job of a batch once more, serially in this process,
+    before it launches any (``validate_batch_is_legal``): ~0.2 s per job, which made a sweep
+    of 200 short runs spend most of its time before the first run started. :func:`prepare` has
+    already composed and validated every job, so here that second pass is switched off (this
+    process only; the launcher still composes each job's config as usual)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    BasicSweeper.validate_batch_is_legal = lambda self, batch: None  # type: ignore[method-assign]
+
+
 def _hydra_app() -> None:
     import hydra
 
@@ -238,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if prepared.multirun:
         print(f"{PROG}: sweep of {prepared.jobs} runs", file=sys.stderr, flush=True)
+    if prepared.multirun:
+        _skip_sweeper_revalidation()
     sys.argv = [sys.argv[0] if sys.argv else PROG, *prepared.argv]
     _hydra_app()
 
