@@ -1,24 +1,29 @@
-"""The classroom dashboard page: a Mesa SolaraViz app (served by ``orgsim-dashboard``).
+"""The classroom dashboard page (the Solara app file ``orgsim-dashboard`` serves).
 
-SolaraViz supplies the sidebar (Step, Play/Pause, Reset, the speed sliders and the model
-parameters) and the draggable grid of views; the views and the teacher's panel (readouts and
-the Shock button) are ours. The model is a :class:`~sim.dashboard.race.ClassroomRace`, created
-inside :func:`Page` with ``solara.use_memo``: every browser session gets its own organisations,
-so thirty students pressing buttons never share one.
+Built from Mesa's SolaraViz parts: Mesa's ``ModelCreator``/``UserInputs`` make the sidebar's
+model parameters from :data:`MODEL_PARAMS` and hand them to the model on Reset, and the
+controller follows SolaraViz's (Reset, Play/Pause, Step, play interval). The frame around them is
+ours, for two measured reasons: SolaraViz's grid re-renders the whole page once per view on every
+step (80-150 ms a step, too slow for ten steps a second), and its Play loop pushes frames faster
+than a slow browser draws them, so Pause lagged by seconds; here one counter redraws only the
+views, and Play is paced by the browser (:mod:`sim.dashboard.pacing`).
 
-Settings take effect on Reset (SolaraViz's rule): a seed that is not a number or an impossible
-size then shows a message in the page instead of building anything.
+The model is a :class:`~sim.dashboard.race.ClassroomRace`, created inside :func:`Page`: every
+browser session gets its own organisations, so thirty students never share one. Settings take
+effect on Reset (as in SolaraViz); a seed that is not a number or an impossible size then shows
+a message in the page instead of building anything.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import solara
-from mesa.visualization import SolaraViz
-from mesa.visualization.utils import force_update, update_counter
+from mesa.visualization.solara_viz import ModelCreator
 
+from sim.dashboard.pacing import FrameAck
 from sim.dashboard.race import (
     LEVER_PRESETS,
     MAX_SIZE,
@@ -27,6 +32,8 @@ from sim.dashboard.race import (
     ORG_FORMS,
     STRATEGIES,
     ClassroomRace,
+    history,
+    warm_up,
 )
 from sim.dashboard.views import (
     COLOURS,
@@ -39,7 +46,10 @@ from sim.dashboard.views import (
     way_of_working_svg,
 )
 
-PLAY_INTERVAL_MS = 20  # default pause between steps during Play (the "speed" slider)
+warm_up()  # compose the default presets while the server starts, not in the first student's tab
+
+PLAY_INTERVAL_MS = 5  # default pause between steps during Play (the "speed" slider); the
+# browser's own drawing speed paces Play (sim.dashboard.pacing)
 
 
 def _select(label: str, values: tuple[str, ...], value: str) -> dict[str, Any]:
@@ -81,8 +91,8 @@ MODEL_PARAMS: dict[str, dict[str, Any]] = {
 
 
 def _column(race: ClassroomRace, which: str, name: str) -> list[float]:
-    """A copy of one collected column (DataCollector's lists, without building a DataFrame)."""
-    return list(race.orgs[which].datacollector.model_vars.get(name, ()))
+    """A copy of one collected column of organisation ``which``."""
+    return list(history(race.orgs[which]).get(name, ()))
 
 
 def _markers(race: ClassroomRace) -> tuple[list[int], list[int]]:
@@ -132,9 +142,8 @@ def _guard(race: ClassroomRace) -> bool:
 
 
 @solara.component
-def ClassPanel(model: ClassroomRace) -> None:
+def ClassPanel(model: ClassroomRace, frame: int, on_change: Callable[[], None]) -> None:
     """Readouts per organisation, the Shock button, and any message about bad settings."""
-    update_counter.get()
     race = model
     if race.error:
         solara.Error(f"Settings not accepted: {race.error}. Fix the field and press Reset.")
@@ -142,7 +151,7 @@ def ClassPanel(model: ClassroomRace) -> None:
 
     def shock() -> None:
         race.shock()
-        force_update()
+        on_change()
 
     with race.lock:
         week = race.week
@@ -154,7 +163,9 @@ def ClassPanel(model: ClassroomRace) -> None:
                 f'<span data-testid="step-{which}">Step: {org.steps}</span> &middot; '
                 f'<span data-testid="performance-{which}">Performance: {org.performance:.3f}</span>'
                 f' &middot; <span data-testid="optimum-{which}">'
-                f"Optimum: {org.problem.optimum_value:.3f}</span></div>"
+                f"Optimum: {org.problem.optimum_value:.3f}</span>"
+                f' &middot; <span data-testid="ideas-{which}">'
+                f"Ideas: {sum(history(org).get('ideas', ()))}</span></div>"
             )
     head = (
         f'<div style="font-size:1.3em"><span data-testid="step">Step: {week}</span> '
@@ -175,10 +186,9 @@ def ClassPanel(model: ClassroomRace) -> None:
 
 
 @solara.component
-def PerformanceView(model: ClassroomRace) -> None:
+def PerformanceView(model: ClassroomRace, frame: int) -> None:
     """Fitness of each organisation's way of working against the best possible (the optimum,
     grey): a shock moves the optimum, and the plot shows how each design recovers."""
-    update_counter.get()
     if not _guard(model):
         return
     with model.lock:
@@ -186,7 +196,7 @@ def PerformanceView(model: ClassroomRace) -> None:
         x = _column(model, first, "step")
         series = [Series("optimum", x, _column(model, first, "optimum"), "#888", "4 3", 1.4)]
         for which in model.orgs:
-            label = model.label(which) if len(model.orgs) > 1 else "performance"
+            label = f"performance {which}" if len(model.orgs) > 1 else "performance"
             y = _column(model, which, "fitness")
             series.append(Series(label, x, y, COLOURS[which], DASH[which], css=which))
         pressed, drift = _markers(model)
@@ -195,9 +205,8 @@ def PerformanceView(model: ClassroomRace) -> None:
 
 
 @solara.component
-def PeopleView(model: ClassroomRace) -> None:
+def PeopleView(model: ClassroomRace, frame: int) -> None:
     """Engagement and skill: the HR frame, what the social levers act on."""
-    update_counter.get()
     if not _guard(model):
         return
     columns = [("engagement", "engagement", "#7b3294"), ("skill", "skill", "#008837")]
@@ -205,9 +214,8 @@ def PeopleView(model: ClassroomRace) -> None:
 
 
 @solara.component
-def IdeasView(model: ClassroomRace) -> None:
+def IdeasView(model: ClassroomRace, frame: int) -> None:
     """Ideas tried, proposals made and changes adopted per week: the innovation funnel."""
-    update_counter.get()
     if not _guard(model):
         return
     columns = [
@@ -222,9 +230,8 @@ def IdeasView(model: ClassroomRace) -> None:
 
 
 @solara.component
-def NetworkView(model: ClassroomRace) -> None:
+def NetworkView(model: ClassroomRace, frame: int) -> None:
     """The organisation as a network, one drawing per organisation."""
-    update_counter.get()
     if not _guard(model):
         return
     with model.lock:
@@ -239,9 +246,8 @@ def NetworkView(model: ClassroomRace) -> None:
 
 
 @solara.component
-def WayOfWorkingView(model: ClassroomRace) -> None:
+def WayOfWorkingView(model: ClassroomRace, frame: int) -> None:
     """Each organisation's current way of working, choice by choice, against the best one."""
-    update_counter.get()
     if not _guard(model):
         return
     with model.lock:
@@ -249,29 +255,100 @@ def WayOfWorkingView(model: ClassroomRace) -> None:
         best = first.problem.optimum_code
         rows: list[tuple[str, int, int | None]] = [("best possible", best, None)]
         for which, org in model.orgs.items():
-            rows.append((model.label(which)[:24], org.code, best))
+            rows.append((model.label(which)[:30], org.code, best))
         n = first.problem.n
     _html(way_of_working_svg(rows, n), "way-of-working")
+    # the last view in render order: its acknowledgement means the whole frame was drawn
+    FrameAck.element(frame=model.pacer.next_frame(), on_acked=model.pacer.acknowledge)
 
 
-VIEWS: list[Callable[..., Any]] = [
-    ClassPanel,
-    PerformanceView,
-    PeopleView,
-    IdeasView,
-    NetworkView,
-    WayOfWorkingView,
-]
+@solara.component
+def Dashboard(race: ClassroomRace, frame: solara.Reactive[int]) -> None:
+    """All views, redrawn together when ``frame`` changes: one small render pass per step.
+
+    Only this component reads ``frame``, so a step redraws the views and nothing else (not the
+    sidebar). SolaraViz's grid instead subscribes every view to a global counter, which costs a
+    pass over the whole page per view and per step: 80-150 ms a step here, too slow for ten
+    steps a second."""
+    now = frame.value
+
+    def redraw() -> None:
+        frame.value += 1
+
+    with solara.Columns([1, 1]):
+        ClassPanel(race, now, redraw)
+        PerformanceView(race, now)
+    with solara.Columns([1, 1]):
+        PeopleView(race, now)
+        IdeasView(race, now)
+    with solara.Columns([1, 1]):
+        NetworkView(race, now)
+        WayOfWorkingView(race, now)
+
+
+@solara.component
+def Controls(
+    race: solara.Reactive[ClassroomRace],
+    params: solara.Reactive[dict[str, Any]],
+    frame: solara.Reactive[int],
+) -> None:
+    """Reset, Play/Pause, Step and the speed, like SolaraViz's controller; Play runs in a thread
+    paced by the browser (see :mod:`sim.dashboard.pacing`) and redraws through one counter."""
+    playing = solara.use_reactive(False)
+    interval = solara.use_reactive(PLAY_INTERVAL_MS)
+
+    def redraw() -> None:
+        frame.value += 1
+
+    def loop() -> None:
+        while playing.value:
+            time.sleep(interval.value / 1000)
+            if not playing.value:
+                break
+            race.value.step()
+            redraw()
+
+    solara.lab.use_task(loop, dependencies=[playing.value], prefer_threaded=True)
+
+    def step() -> None:
+        race.value.step()
+        redraw()
+
+    def reset() -> None:
+        playing.value = False
+        race.value = ClassroomRace(**params.value)
+        redraw()
+
+    usable = race.value.running
+    with solara.Card("Controls"):
+        solara.SliderInt(
+            "Play Interval (ms)", value=interval, min=0, max=500, step=5, thumb_label=True
+        )
+        with solara.Row(justify="space-between"):
+            solara.Button("Reset", color="primary", on_click=reset)
+            solara.Button(
+                "❚❚" if playing.value else "▶",
+                color="primary",
+                on_click=lambda: playing.set(not playing.value),
+                disabled=not usable,
+            )
+            solara.Button(
+                "Step", color="primary", on_click=step, disabled=playing.value or not usable
+            )
 
 
 @solara.component
 def Page() -> None:
-    """One browser session: its own ClassroomRace, driven by Mesa's SolaraViz."""
-    race = solara.use_memo(ClassroomRace, [])
-    SolaraViz(
-        race,
-        components=[(view, 0) for view in VIEWS],
-        model_params=MODEL_PARAMS,
-        name="orgsim classroom: innovation in organisations",
-        play_interval=PLAY_INTERVAL_MS,
-    )
+    """One browser session: its own ClassroomRace (created here, not at module level)."""
+    first = solara.use_memo(ClassroomRace, [])
+    race = solara.use_reactive(first)
+    params = solara.use_reactive({})  # filled with the defaults by Mesa's ModelCreator
+    frame = solara.use_reactive(0)  # read by Dashboard only: a step redraws only the views
+
+    with solara.AppBar():
+        solara.AppBarTitle("orgsim classroom: innovation in organisations")
+    with solara.Sidebar(), solara.Column():
+        Controls(race, params, frame)
+        with solara.Card("Model Parameters"):
+            ModelCreator(race, MODEL_PARAMS, model_parameters=params)
+    Dashboard(race.value, frame)

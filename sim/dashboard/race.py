@@ -11,14 +11,18 @@ holds no organisation and an ``error`` line that the page shows, and Play/Step a
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import mesa
+from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, compose_config
+from sim.config import ConfigError, compose_config, model_part
+from sim.dashboard.pacing import Pacer
 from sim.model import InnovationModel
 
 logging.getLogger("MESA").setLevel(logging.WARNING)  # one INFO line per step is just noise here
@@ -61,14 +65,17 @@ class Settings:
     def side_by_side(self) -> bool:
         return self.mode == "side by side"
 
+    def presets(self, which: str = "A") -> tuple[str, str, str]:
+        """Organisation ``which``'s presets: (org form, strategy, lever preset or "")."""
+        if which == "B":
+            levers = "" if self.levers_b == "same as A" else self.levers_b
+            return self.org_b, self.strategy_b, levers
+        return self.org, self.strategy, ""
+
     def overrides(self, which: str = "A") -> list[str]:
-        """Hydra overrides for organisation ``which`` ("A" or "B"): the same problem and seed,
-        B's own form, strategy and (optionally) lever preset."""
-        b = which == "B"
+        """Dotted settings on top of the presets: the same problem and seed for both
+        organisations, and A's lever sliders unless B has a lever preset of its own."""
         out = [
-            f"problem={BASE_PROBLEM}",
-            f"org={self.org_b if b else self.org}",
-            f"strategy={self.strategy_b if b else self.strategy}",
             f"problem.k={self.complexity}",
             f"problem.turbulence={self.turbulence}",
             f"problem.stakeholders={self.stakeholders}",
@@ -76,11 +83,54 @@ class Settings:
             f"org.employees={self.size}",
             f"seed={self.seed}",
         ]
-        if b and self.levers_b != "same as A":
-            out.append(f"levers={self.levers_b}")
-        else:
+        if not self.presets(which)[2]:
             out += [f"levers.{name}={getattr(self, name)}" for name in LEVERS]
         return out
+
+
+@functools.lru_cache(maxsize=64)
+def preset_config(org: str, strategy: str, levers: str) -> DictConfig:
+    """The composed presets (Hydra), cached: composing takes about half a second, too slow to
+    repeat on every Reset of every student's tab; the sliders are merged on top of it."""
+    overrides = [f"problem={BASE_PROBLEM}", f"org={org}", f"strategy={strategy}"]
+    if levers:
+        overrides.append(f"levers={levers}")
+    with _COMPOSE_LOCK:
+        cfg = model_part(compose_config(overrides))
+    OmegaConf.set_readonly(cfg, True)  # shared by every session: never mutated
+    return cfg
+
+
+def build_model(settings: Settings, which: str = "A") -> InnovationModel:
+    """Build organisation ``which``: cached presets plus the page's settings, validated by the
+    model (a bad combination raises ConfigError with one line)."""
+    base = preset_config(*settings.presets(which))
+    cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(settings.overrides(which)))
+    OmegaConf.set_readonly(cfg, False)
+    return InnovationModel(cfg)
+
+
+def warm_up() -> None:
+    """Compose the default presets once, so the first browser session starts quickly."""
+    defaults = Settings()
+    preset_config(*defaults.presets("A"))
+    preset_config(*defaults.presets("B"))
+
+
+def history(model: InnovationModel) -> Mapping[str, Sequence[Any]]:
+    """The model's time series as columns, without building a DataFrame on every redraw.
+
+    ``model.timeseries()`` is the public API but builds a DataFrame (milliseconds per call, and
+    the page reads it several times a step); the columns Mesa's DataCollector already holds are
+    read directly when they are where the core keeps them today (a table named "timeseries", or
+    model reporters), and the DataFrame is the fallback if the core changes how it collects."""
+    dc = model.datacollector
+    table = getattr(dc, "tables", {}).get("timeseries")
+    if table:
+        return table
+    if getattr(dc, "model_vars", None):
+        return dc.model_vars
+    return model.timeseries().to_dict("list")
 
 
 def _whole_number(text: Any, what: str, lo: int, hi: int) -> int:
@@ -122,13 +172,6 @@ def parse_settings(**params: Any) -> Settings:
     return Settings(**values)
 
 
-def build_model(settings: Settings, which: str = "A") -> InnovationModel:
-    """Compose and validate the config of organisation ``which`` and build its model."""
-    with _COMPOSE_LOCK:
-        cfg = compose_config(settings.overrides(which))
-    return InnovationModel(cfg)
-
-
 class ClassroomRace(mesa.Model):
     """One organisation, or two side by side, on the same problem; the model SolaraViz drives.
 
@@ -165,6 +208,7 @@ class ClassroomRace(mesa.Model):
         self.orgs: dict[str, InnovationModel] = {}
         self.shock_steps: list[int] = []
         self.layouts: dict[str, dict[object, tuple[float, float]]] = {}  # network view cache
+        self.pacer = Pacer()  # Play waits for the browser to draw each frame
         try:
             self.settings = parse_settings(**params)
             self.orgs["A"] = build_model(self.settings, "A")
@@ -177,7 +221,9 @@ class ClassroomRace(mesa.Model):
 
     # --- stepping -------------------------------------------------------------------------------
     def step(self) -> None:
-        """Advance every organisation by one week, in lockstep."""
+        """Advance every organisation by one week, in lockstep, once the browser has drawn the
+        previous week (see :mod:`sim.dashboard.pacing`)."""
+        self.pacer.wait()
         with self.lock:
             for model in self.orgs.values():
                 model.step()

@@ -249,7 +249,7 @@ def network_svg(
 def way_of_working_svg(rows: list[tuple[str, int, int | None]], n: int) -> str:
     """One row of ``n`` choices per way of working (a filled cell is choice = 1); a row given a
     reference code gets a red frame on each choice where it differs from the best."""
-    cell, label_w = 22, 150
+    cell, label_w = 22, 190
     h = 26 + 30 * len(rows)
     out = [
         f'<svg class="way-of-working" viewBox="0 0 {label_w + n * cell + 70} {h}" width="100%" '
