@@ -111,7 +111,18 @@ def _validate_jobs(jobs: list[list[str]]) -> None:
 
     bases: dict[tuple[str, ...], DictConfig] = {}
     last_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+    # `seed` and `replication` enter only range checks and replication < replications (which
+    # cannot be swept), so a job that differs from a validated one only in values of those two
+    # already seen is valid too: 2160 jobs of 72 cells x 30 replications need 72 + 30 checks
+    done: set[tuple[str, ...]] = set()
+    seen: set[str] = set()
     for job in jobs:
+        free = [a for a in job if a.split("=", 1)[0] in ("seed", "replication")]
+        rest = tuple(a for a in job if a not in free)
+        if rest in done and all(a in seen for a in free):
+            continue
+        done.add(rest)
+        seen.update(free)
         parsed = _parse(job)
         groups = tuple(o.input_line for o in parsed if _is_group(o.key_or_group))
         values = [
