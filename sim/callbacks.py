@@ -22,10 +22,10 @@ class SweepTable(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = str(config.hydra.sweep.dir)
-        table_path, ts_path = store.write_tables(sweep_dir)
-        table = store.collect(sweep_dir)
+        table = store.write_tables(sweep_dir)
         print(comparison(table), flush=True)
-        print(f"sweep table: {table_path}\nall timeseries: {ts_path}", flush=True)
+        print(f"sweep table: {sweep_dir}/{store.TABLE}", flush=True)
+        print(f"all timeseries: {sweep_dir}/{store.TIMESERIES}", flush=True)
         failed = table[table["status"] != "ok"] if not table.empty else table
         for _, row in failed.iterrows():
             print(f"run {row['run_id']} {row['status']}: {row['error']}", file=sys.stderr)

@@ -287,39 +287,51 @@ def _row(job: int, rec: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
     return row, folder
 
 
-def collect(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """The sweep's table: one row per run (see the module docstring for the columns)."""
-    rows = [_row(job, rec)[0] for job, rec in _unique(read_pointers(sweep_dir))]
-    df = pd.DataFrame(rows)
+def _rows(sweep_dir: str | os.PathLike[str]) -> list[tuple[dict[str, Any], Path | None]]:
+    return [_row(job, rec) for job, rec in _unique(read_pointers(sweep_dir))]
+
+
+def _table(rows: list[tuple[dict[str, Any], Path | None]]) -> pd.DataFrame:
+    df = pd.DataFrame([row for row, _ in rows])
     if df.empty:
         return df
     meta = [c for c in df.columns if c.startswith("meta.")]
     return df[[c for c in df.columns if c not in meta] + meta].reset_index(drop=True)
 
 
-def collect_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """The timeseries of every ``ok`` run of a sweep as one table (run and config columns
-    first, then the timeseries columns)."""
+def _timeseries(rows: list[tuple[dict[str, Any], Path | None]]) -> pd.DataFrame:
     frames = []
-    for job, rec in _unique(read_pointers(sweep_dir)):
-        row, folder = _row(job, rec)
-        if folder is None:
-            continue
-        ts = load_timeseries(folder)
+    for row, folder in rows:
+        ts = load_timeseries(folder) if folder is not None else None
         if ts is None:
             continue
-        keys = {k: v for k, v in row.items() if k in ("run_id", *RUN_LEVEL_KEYS) or "." in k}
-        keys = {k: v for k, v in keys.items() if not k.startswith("meta.")}
+        keys = {
+            k: v
+            for k, v in row.items()
+            if (k in ("run_id", *RUN_LEVEL_KEYS) or "." in k) and not k.startswith("meta.")
+        }
         frames.append(pd.concat([pd.DataFrame([keys] * len(ts)), ts], axis=1))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def write_tables(sweep_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+def collect(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The sweep's table: one row per run (see the module docstring for the columns)."""
+    return _table(_rows(sweep_dir))
+
+
+def collect_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The timeseries of every ``ok`` run of a sweep as one table (run and config columns
+    first, then the timeseries columns)."""
+    return _timeseries(_rows(sweep_dir))
+
+
+def write_tables(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Build and write ``table.parquet`` (+ ``table.csv``) and ``timeseries.parquet`` into the
-    sweep folder; return the two parquet paths."""
+    sweep folder (each run folder read once); return the table."""
     folder = Path(sweep_dir)
-    table = collect(folder)
+    rows = _rows(folder)
+    table = _table(rows)
     table.to_parquet(folder / TABLE, index=False)
     table.to_csv(folder / "table.csv", index=False)
-    collect_timeseries(folder).to_parquet(folder / TIMESERIES, index=False)
-    return folder / TABLE, folder / TIMESERIES
+    _timeseries(rows).to_parquet(folder / TIMESERIES, index=False)
+    return table

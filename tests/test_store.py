@@ -100,9 +100,10 @@ def test_collect_one_row_per_run_with_flat_columns(tmp_path: Path) -> None:
     assert table["problem.shock_at"].iloc[0] == "[]"
     ts = store.collect_timeseries(sweep)
     assert len(ts) == 2 * 10 and {"run_id", "problem.k", "performance"} <= set(ts.columns)
-    table_path, ts_path = store.write_tables(sweep)
-    pd.testing.assert_frame_equal(pd.read_parquet(table_path), table)
-    assert ts_path.exists()
+    written = store.write_tables(sweep)
+    pd.testing.assert_frame_equal(pd.read_parquet(sweep / store.TABLE), table)
+    pd.testing.assert_frame_equal(written, table)
+    assert (sweep / store.TIMESERIES).exists()
 
 
 def test_partial_or_corrupt_run_folders_are_never_read(tmp_path: Path) -> None:
