@@ -121,10 +121,12 @@ def _chart(
         for which in race.orgs:
             x = _column(race, which, "step")
             for name, label, colour in columns:
-                legend = f"{label} {which}" if len(race.orgs) > 1 else label
+                legend = label if which == "A" else ""  # B: same colours, dashed
                 series.append(
                     Series(legend, x, _column(race, which, name), colour, DASH[which], css=which)
                 )
+        if len(race.orgs) > 1:
+            series.append(Series("solid A, dashed B", [], [], "#555", DASH["B"]))
         pressed, drift = _markers(race)
     return line_chart(Chart(title, series, pressed, drift, ymin, ymax, css))
 

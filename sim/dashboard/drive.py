@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-VIEWPORT = {"width": 1500, "height": 1900}  # tall enough for every view in one screenshot
+VIEWPORT = {"width": 1500, "height": 1300}  # tall enough for every view in one screenshot
 LOOPBACK = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
 
 
@@ -151,7 +151,10 @@ class Tab:
         self.page.get_by_role("button", name=re.compile("Shock")).click()
 
     def _input(self, label: str) -> Any:
-        return self.page.locator(".v-input").filter(has_text=label).first
+        """The Vuetify input whose own label is exactly ``label`` (not one whose value or
+        another label merely contains the text)."""
+        exact = self.page.locator("label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+        return self.page.locator(".v-input").filter(has=exact).first
 
     def select(self, name: str, value: str) -> None:
         """Choose ``value`` in the drop-down of model parameter ``name``."""
@@ -260,7 +263,7 @@ SCENARIOS: dict[str, Scenario] = {
             "strategy": "incremental",
             "org_b": "adhocracy",
             "strategy_b": "incremental",
-            "levers_b": "social",
+            "levers_b": "A + full co-creation",
             "cocreation": 0.0,
             "stakeholders": 3,
             "ambiguity": 0.2,

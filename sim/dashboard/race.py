@@ -30,7 +30,8 @@ logging.getLogger("MESA").setLevel(logging.WARNING)  # one INFO line per step is
 ORG_FORMS = ("bureaucracy", "adhocracy", "self_organisation")
 STRATEGIES = ("incremental", "planning", "hybrid")
 LEVERS = ("flexible_organising", "dynamic_managing", "smarter_working", "cocreation", "rd_budget")
-LEVER_PRESETS = ("same as A", "none", "balanced", "social", "technological")
+COCREATION_ON = "A + full co-creation"  # isolates one lever: A's sliders, co-creation at 1
+LEVER_PRESETS = ("same as A", COCREATION_ON, "none", "balanced", "social", "technological")
 MODES = ("one organisation", "side by side")
 MIN_SIZE, MAX_SIZE = 6, 500  # a team at least; the network view stays readable up to a few hundred
 BASE_PROBLEM = "complex"
@@ -68,8 +69,8 @@ class Settings:
     def presets(self, which: str = "A") -> tuple[str, str, str]:
         """Organisation ``which``'s presets: (org form, strategy, lever preset or "")."""
         if which == "B":
-            levers = "" if self.levers_b == "same as A" else self.levers_b
-            return self.org_b, self.strategy_b, levers
+            own = self.levers_b not in ("same as A", COCREATION_ON)
+            return self.org_b, self.strategy_b, self.levers_b if own else ""
         return self.org, self.strategy, ""
 
     def overrides(self, which: str = "A") -> list[str]:
@@ -85,6 +86,8 @@ class Settings:
         ]
         if not self.presets(which)[2]:
             out += [f"levers.{name}={getattr(self, name)}" for name in LEVERS]
+            if which == "B" and self.levers_b == COCREATION_ON:
+                out.append("levers.cocreation=1.0")
         return out
 
 

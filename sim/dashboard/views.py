@@ -138,11 +138,12 @@ def line_chart(chart: Chart) -> str:
             f'<polyline class="series {s.css}" fill="none" stroke="{s.colour}" '
             f'stroke-width="{s.width}"{dash} points="{pts}"/>'
         )
-        out.append(
-            f'<line x1="{legend_x}" x2="{legend_x + 14}" y1="22" y2="22" stroke="{s.colour}" '
-            f'stroke-width="2"{dash}/><text x="{legend_x + 17}" y="25">{escape(s.name)}</text>'
-        )
-        legend_x += 30 + 6.2 * len(s.name)
+        if s.name:  # unnamed series (B's copies of A's measures) share A's legend entry
+            out.append(
+                f'<line x1="{legend_x}" x2="{legend_x + 14}" y1="22" y2="22" stroke="{s.colour}" '
+                f'stroke-width="2"{dash}/><text x="{legend_x + 17}" y="25">{escape(s.name)}</text>'
+            )
+            legend_x += 30 + 6.2 * len(s.name)
     out.append("</svg>")
     return "".join(out)
 
@@ -236,8 +237,9 @@ def network_svg(
             f"<title>partner, stakeholder group {p.group + 1}</title></polygon>"
         )
     out.append(
-        f'<text x="4" y="{size + 26}">● employee (red→blue: engagement)  ■ manager  '
-        f"◆ partner  ring: approved {approved} / blocked {blocked}</text>"
+        f'<text x="4" y="{size + 14}">● employee (colour: engagement) ■ manager ◆ partner</text>'
+        f'<text x="4" y="{size + 27}">team ring: change approved ({approved}) / '
+        f"blocked ({blocked}) this week</text>"
     )
     out.append("</svg>")
     return "".join(out)
