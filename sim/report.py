@@ -782,14 +782,26 @@ def report_sensitivity(sweep: Sweep, out: Path) -> Report:
         social = s.loc[[f for f in SOCIAL_LEVERS if f in s.index]]
         wicked = s.loc[[f for f in s.index if f.startswith("problem.")]]
         if rd is not None:
+            m = mo.set_index("factor")
+            levers_mu = m.loc[["levers.rd_budget", *social.index], "mu_star"]
+            levers_st = s.loc[["levers.rd_budget", *social.index], "ST"].clip(lower=0)
+            noisy = [f for f in s.index if abs(s.loc[f, "S1"]) <= s.loc[f, "S1_conf"]]
             findings.append(
-                f"- **{outcome}**: `rd_budget` S1 = {rd['S1']:.3f} ± {rd['S1_conf']:.3f} "
-                f"(ST {rd['ST']:.3f}); the four social levers together S1 = {social['S1'].sum():.3f} "
-                f"(ST sum {social['ST'].sum():.3f}); the problem's knobs S1 = {wicked['S1'].sum():.3f}; "
-                f"all first-order effects together explain {s['S1'].sum():.0%} of the variance "
-                f"(the rest is interactions and the noise left after averaging replications). "
-                f"Of the variance the five levers explain at first order, R&D's share is "
-                f"{rd['S1'] / max(1e-12, rd['S1'] + social['S1'].clip(lower=0).sum()):.0%}."
+                f"- **{outcome}**: `rd_budget` Sobol S1 = {rd['S1']:.3f} ± {rd['S1_conf']:.3f}, "
+                f"ST = {rd['ST']:.3f} ± {rd['ST_conf']:.3f}; the four social levers together "
+                f"S1 = {social['S1'].sum():.3f}, ST = {social['ST'].sum():.3f}; the problem's "
+                f"knobs S1 = {wicked['S1'].sum():.3f}, ST = {wicked['ST'].sum():.3f}. All "
+                f"first-order effects together: {s['S1'].sum():.0%} of the variance (the rest is "
+                f"interactions and run-to-run noise). {len(noisy)} of {len(s)} S1 intervals "
+                "contain zero"
+                + (
+                    ": the first-order split is not resolved by this sample."
+                    if len(noisy) > len(s) / 2
+                    else "."
+                )
+                + f" R&D's share among the five levers: {levers_mu['levers.rd_budget'] / levers_mu.sum():.0%} "
+                f"by Morris mu*, {levers_st['levers.rd_budget'] / max(1e-12, levers_st.sum()):.0%} "
+                "by Sobol ST."
             )
     rep.h("What the model found")
     rep.p("\n".join(findings))
