@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from conftest import require
 
-pytestmark = pytest.mark.browser
-
 drive = pytest.importorskip("sim.dashboard.drive")
 from sim.dashboard import assets  # noqa: E402
+from sim.dashboard.race import ClassroomRace, history  # noqa: E402
+
+browser = pytest.mark.browser
 
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
@@ -73,6 +74,7 @@ def open_tab(chromium_browser, dashboard_url: str) -> Iterator[Callable[[], driv
             tab.close()
 
 
+@browser
 def test_page_loads_step_play_pause(open_tab: Callable[[], drive.Tab]) -> None:
     tab = open_tab()
     assert tab.step() == 0
@@ -88,6 +90,7 @@ def test_page_loads_step_play_pause(open_tab: Callable[[], drive.Tab]) -> None:
     assert tab.step() == paused_at, "the run moved while paused"
 
 
+@browser
 def test_lever_and_org_form_change_the_run(open_tab: Callable[[], drive.Tab]) -> None:
     tab = open_tab()
 
@@ -106,6 +109,7 @@ def test_lever_and_org_form_change_the_run(open_tab: Callable[[], drive.Tab]) ->
     assert fingerprint() != baseline
 
 
+@browser
 def test_shock_moves_optimum_and_is_marked(open_tab: Callable[[], drive.Tab], shots: Path) -> None:
     tab = open_tab()
     scenario = drive.SCENARIOS["one-organisation"]
@@ -124,6 +128,7 @@ def test_shock_moves_optimum_and_is_marked(open_tab: Callable[[], drive.Tab], sh
     tab.page.screenshot(path=str(shots / "classroom-one-organisation.png"))
 
 
+@browser
 def test_side_by_side_same_landscape(open_tab: Callable[[], drive.Tab], shots: Path) -> None:
     tab = open_tab()
     path = drive.capture(tab, drive.SCENARIOS["stale-plan"], shots / "classroom-stale-plan.png")
@@ -136,6 +141,7 @@ def test_side_by_side_same_landscape(open_tab: Callable[[], drive.Tab], shots: P
     assert tab.page.locator("[data-testid=performance-chart] polyline.B").count() == 1
 
 
+@browser
 def test_two_sessions_are_independent(open_tab: Callable[[], drive.Tab]) -> None:
     first, second = open_tab(), open_tab()
     first.click_step(3)
@@ -145,6 +151,7 @@ def test_two_sessions_are_independent(open_tab: Callable[[], drive.Tab]) -> None
     assert first.step() == 3
 
 
+@browser
 def test_bad_input_gives_a_message(open_tab: Callable[[], drive.Tab]) -> None:
     tab = open_tab()
     tab.type_in("seed", "abc")
@@ -171,3 +178,65 @@ def test_docs_screenshots_come_from_the_scenarios() -> None:
         assert name in drive.SCENARIOS
         assert f"img/classroom-{name}.png" in guide
         assert (DOCS_IMG / f"classroom-{name}.png").stat().st_size > 10_000
+
+
+# --- without a browser: the per-session model behind the page ---------------------------------
+
+
+def test_race_meets_one_problem_and_one_shock() -> None:
+    race = ClassroomRace(mode="side by side", org="bureaucracy", org_b="self_organisation")
+    a, b = race.orgs["A"], race.orgs["B"]
+    for _ in range(5):
+        race.step()
+    race.shock()
+    assert race.shock_steps == [6]
+    race.step()
+    assert a.problem.optimum_code == b.problem.optimum_code
+    assert a.problem.optimum_value == b.problem.optimum_value
+    assert history(a)["shock"][-1] == history(b)["shock"][-1] == 1
+    assert a.code != b.code or history(a)["ideas"] != history(b)["ideas"]  # designs differ
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("seed", "abc", "Seed must be a whole number"),
+        ("seed", "-1", "Seed must be a whole number"),
+        ("size", "1", "Organisation size must be a whole number"),
+        ("size", "1e9", "Organisation size must be a whole number"),
+        ("complexity", 12, "problem.k=12 must be less than problem.n=12"),
+    ],
+)
+def test_race_turns_bad_input_into_a_message(field: str, value: object, message: str) -> None:
+    race = ClassroomRace(**{field: value})
+    assert race.error is not None and message in race.error
+    assert not race.orgs and not race.running
+    race.step()  # harmless
+
+
+def test_offline_asset_versions_match_installed_solara() -> None:
+    assert assets.check_versions() == []
+
+
+def test_pacer_waits_for_the_browser_and_gives_up_on_a_closed_tab(monkeypatch) -> None:
+    from sim.dashboard import pacing
+
+    monkeypatch.setattr(pacing, "MAX_WAIT", 0.01)
+    pacer = pacing.Pacer()
+    pacer.next_frame()
+    assert pacer.wait()  # one frame in flight is allowed
+    pacer.next_frame()
+    assert not pacer.wait()  # two are not: wait for the browser
+    pacer.acknowledge(2)
+    assert pacer.wait() and pacer.misses == 0
+    for _ in range(pacing.STALL_AFTER):
+        pacer.next_frame()
+        pacer.next_frame()
+        pacer.wait()
+    assert pacer.stalled
+
+
+def test_setup_offline_with_a_complete_cache_needs_no_network(offline_assets: Path) -> None:
+    from sim.dashboard.serve import main
+
+    assert main(["--setup-offline", "--assets-dir", str(offline_assets)]) == 0

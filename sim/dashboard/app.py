@@ -309,6 +309,8 @@ def Controls(
                 break
             race.value.step()
             redraw()
+            if race.value.pacer.stalled:
+                playing.value = False
 
     solara.lab.use_task(loop, dependencies=[playing.value], prefer_threaded=True)
 

@@ -18,6 +18,7 @@ import traitlets
 
 MAX_WAIT = 0.5  # a hidden tab draws no frames: it still steps, twice a second
 IN_FLIGHT = 1
+STALL_AFTER = 20  # missed frames in a row (10 s): the tab is closed or hidden, Play stops
 
 
 class FrameAck(v.VuetifyTemplate):
@@ -53,6 +54,7 @@ class Pacer:
         self._cond = threading.Condition()
         self.sent = 0
         self.acked = 0
+        self.misses = 0  # waits in a row that timed out
 
     def next_frame(self) -> int:
         """A new frame number for a redraw that is about to be sent."""
@@ -68,4 +70,12 @@ class Pacer:
     def wait(self) -> bool:
         """True if the browser kept up, False if we stopped waiting for it."""
         with self._cond:
-            return self._cond.wait_for(lambda: self.sent - self.acked <= IN_FLIGHT, MAX_WAIT)
+            kept_up = self._cond.wait_for(lambda: self.sent - self.acked <= IN_FLIGHT, MAX_WAIT)
+            self.misses = 0 if kept_up else self.misses + 1
+            return kept_up
+
+    @property
+    def stalled(self) -> bool:
+        """True when nobody has drawn our frames for a while: a closed or hidden tab, whose
+        Play loop should stop instead of stepping a model nobody watches."""
+        return self.misses >= STALL_AFTER
