@@ -241,9 +241,9 @@ def NetworkView(model: ClassroomRace, frame: int) -> None:
         for which, org in model.orgs.items():
             layout = model.layouts.get(which)
             if layout is None:
-                layout = model.layouts[which] = network_layout(org, seed=model.settings.seed)
+                layout = model.layouts[which] = network_layout(org)
             parts.append(network_svg(org, layout, model.label(which)))
-    cols = "".join(f'<div style="flex:1;min-width:0">{p}</div>' for p in parts)
+    cols = "".join(f'<div style="flex:1;min-width:0;max-width:360px">{p}</div>' for p in parts)
     _html(f'<div style="display:flex;gap:8px">{cols}</div>', "network")
 
 
