@@ -211,7 +211,7 @@ class Planning(Strategy):
         # the plan is rolled out down the hierarchy before work on it can start
         levels = max(1, model.params.decision_levels)
         self.rollout_left = levels * model.cfg.org.approval_delay
-        model.tally["judgements"] += levels * max(1, len(self.plan))
+        self.count_decisions(levels * max(1, len(self.plan)))
         self.phase = "execution"
         self.horizon_left = self.cfg.horizon
 
@@ -226,6 +226,15 @@ class Planning(Strategy):
                 model.tally["undone"] += 1
         self.sprint_log.clear()
         self.direction = model.code
+
+    def count_decisions(self, count: int) -> None:
+        """Planning meetings and plan roll-out are decisions of top management: above team
+        level wherever the top is above the team leads (the structural frame's centralisation)."""
+        tally = self.model.tally
+        tally["judgements"] += count
+        top = self.model.organisation.top
+        if top and top[0].level >= 2:
+            tally["judgements_above_team"] += count
 
     # --- interface ----------------------------------------------------------------------------
     def receive(self, proposal: Proposal) -> None:
@@ -251,7 +260,7 @@ class Planning(Strategy):
         model = self.model
         if self.phase == "analysis":
             model.tally["analysis"] += 1
-            model.tally["judgements"] += max(1, len(model.organisation.top))
+            self.count_decisions(max(1, len(model.organisation.top)))
             self.phase_left -= 1
             if self.phase_left <= 0:
                 self.make_plan()

@@ -295,3 +295,11 @@ def test_capacity_for_change_bounds_each_step(strategy: str) -> None:
         moved.append((m.code ^ before).bit_count())
     assert max(moved) <= 2
     assert max(moved) == 2  # the bound is reached, so it is the bound that holds them back
+
+
+def test_planning_in_a_bureaucracy_is_centralised() -> None:
+    """Planning meetings and roll-out are decisions of the top: centralisation shows it."""
+    bureaucracy = model("org=bureaucracy", "strategy=planning", "steps=30").run().summary()
+    adhocracy = model("org=adhocracy", "strategy=planning", "steps=30").run().summary()
+    assert bureaucracy["centralisation"] > 0.5
+    assert adhocracy["centralisation"] == 0.0
