@@ -12,7 +12,10 @@ Parallel efficiency = ideal / actual (1.0 is perfect; the target is >= 0.85). It
 the two per-run costs that a sweep adds, in-process: Hydra composition of one job's config
 (what each joblib job does) and writing a run folder (parquet, json, plot, checksums).
 
-Usage: ``.venv/bin/python benchmarks/sweep_overhead.py [--runs 200] [--steps 60]``
+Each Hydra job costs a fixed ~0.1-0.3 s (composition, process hand-over); ``batch=B`` runs B
+replications per job to amortise it, which is what makes short runs efficient.
+
+Usage: ``.venv/bin/python benchmarks/sweep_overhead.py [--runs 200] [--steps 60] [--batch 25]``
 (not a test: about three minutes on two cores).
 """
 
@@ -35,6 +38,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--batch", type=int, default=25, help="replications per sweep job (1: a job per run)"
+    )
+    parser.add_argument("--plot", action="store_true", help="write a plot per run (slower)")
     args = parser.parse_args()
 
     import logging
@@ -47,21 +54,28 @@ def main() -> None:
     from sim.model import InnovationModel
     from sim.sweep import model_config
 
-    n, steps, workers = args.runs, args.steps, args.workers
+    n, steps, workers, batch = args.runs, args.steps, args.workers, args.batch
     overrides = [f"steps={steps}"]
-    print(f"sweep overhead: {n} runs of {steps} steps, {workers} workers (cores: {os.cpu_count()})")
+    print(
+        f"sweep overhead: {n} runs of {steps} steps, {workers} workers (cores: {os.cpu_count()}),"
+        f" batch={batch}, plot={'true' if args.plot else 'false'}"
+    )
 
-    # 1. the plain loop: the model's work alone
+    # 1. the plain loop: the model's work alone (the very runs the sweep makes)
     t0 = time.perf_counter()
-    for seed in range(n):
-        InnovationModel(model_config(RunConfig(seed=seed, steps=steps))).run().summary()
+    for r in range(n):
+        run = RunConfig(steps=steps, replications=n, replication=r)
+        InnovationModel(model_config(run)).run().summary()
     loop = time.perf_counter() - t0
     ideal = loop / workers
 
     # 2. the same runs through `orgsim -m` and the joblib launcher
     work = Path(tempfile.mkdtemp(prefix="orgsim-bench-"))
     exe = Path(sys.executable).parent / "orgsim"
-    cmd = [str(exe), "-m", f"seed=range(0,{n})", *overrides, f"hydra.launcher.n_jobs={workers}"]
+    cmd = [
+        str(exe), "-m", f"replications={n}", f"batch={batch}", *overrides,
+        f"plot={'true' if args.plot else 'false'}", f"hydra.launcher.n_jobs={workers}",
+    ]  # fmt: skip
     t0 = time.perf_counter()
     result = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     parallel = time.perf_counter() - t0

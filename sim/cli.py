@@ -197,9 +197,10 @@ def prepare(argv: Sequence[str]) -> _Prepared:
         results_dir = Path(str(base.results_dir)).expanduser().resolve()
         final = [a for a in final if not a.lstrip("+").startswith("results_dir=")]
         final.append(f"results_dir={results_dir}")
-        replications = int(base.replications)
+        replications, batch = int(base.replications), int(base.batch)
         if replications > 1 and "replication" not in keys:
-            final.append(f"replication=range(0,{replications})")
+            # one job per batch of replications: job r runs replications r .. r+batch-1
+            final.append(f"replication=range(0,{replications},{batch})")
             multirun = True
         if multirun:
             params = base.hydra.sweeper.get("params") or {}

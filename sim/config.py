@@ -177,6 +177,13 @@ class RunConfig(OrgsimConfig):
     experiment: str = field(
         default="none", metadata={"help": "name of the experiment a run or sweep belongs to"}
     )
+    batch: int = _num(
+        1,
+        1,
+        100_000,
+        "replications one sweep job runs one after another (amortises the "
+        "per-job cost of a launcher over short runs; 1: one job per replication)",
+    )
     plot: bool = field(default=True, metadata={"help": "write a performance plot per run"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar in a single run"})
 

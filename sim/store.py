@@ -220,9 +220,15 @@ def load_timeseries(path: str | os.PathLike[str]) -> pd.DataFrame | None:
     return pd.read_parquet(folder / "timeseries.parquet")
 
 
-def write_pointer(job_dir: str | os.PathLike[str], record: dict[str, Any]) -> Path:
-    """Write a sweep job's pointer (``orgsim_run.json``) atomically."""
-    path = Path(job_dir) / POINTER
+def pointer_name(index: int = 0) -> str:
+    """A job's pointer file: ``orgsim_run.json`` for its first run, ``orgsim_run.<i>.json`` for
+    the i-th run of a job that runs a batch of replications."""
+    return POINTER if index == 0 else POINTER.replace(".json", f".{index}.json")
+
+
+def write_pointer(job_dir: str | os.PathLike[str], record: dict[str, Any], index: int = 0) -> Path:
+    """Write a sweep job's pointer (``orgsim_run.json``, or its ``index``-th) atomically."""
+    path = Path(job_dir) / pointer_name(index)
     tmp = path.with_name(f".{POINTER}.{uuid.uuid4().hex[:8]}")
     tmp.write_text(json.dumps(record, indent=1, default=str))
     os.replace(tmp, path)
@@ -230,16 +236,18 @@ def write_pointer(job_dir: str | os.PathLike[str], record: dict[str, Any]) -> Pa
 
 
 def read_pointers(sweep_dir: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
-    """``(job number, pointer)`` for every job folder of a sweep, in job order."""
+    """``(job number, pointer)`` for every run of every job folder of a sweep, in job order
+    (and, within a job that ran a batch of replications, in replication order)."""
     out = []
-    for path in Path(sweep_dir).glob(f"*/{POINTER}"):
+    for path in Path(sweep_dir).glob("*/" + POINTER.replace(".json", "*.json")):
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
         job = int(path.parent.name) if path.parent.name.isdigit() else -1
-        out.append((job, record))
-    return sorted(out, key=lambda item: item[0])
+        index = path.name.removeprefix(POINTER.removesuffix(".json")).strip(".").split(".")[0]
+        out.append((job, int(index) if index.isdigit() else 0, record))
+    return [(job, record) for job, _, record in sorted(out, key=lambda item: item[:2])]
 
 
 def _unique(pointers: Iterable[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:

@@ -145,17 +145,33 @@ def execute(
 
 
 def run_job(cfg: DictConfig, job_dir: str | None = None, multirun: bool = False) -> dict[str, Any]:
-    """One Hydra job: resolve seeds, execute (or reuse), point the sweep at the run, report."""
+    """One Hydra job: resolve seeds, execute (or reuse), point the sweep at the run, report.
+
+    In a sweep with ``batch=B``, the job whose ``replication`` is r runs replications
+    r .. r+B-1 (up to ``replications``) one after another, each its own content-addressed run
+    with its own pointer, so that resuming and the table work exactly as with one job per run.
+    """
     run = to_run_config(cfg)
-    mcfg = model_config(run)
-    record = execute(mcfg, run.results_dir, plot=run.plot, progress=run.progress and not multirun)
-    record["run"] = {k: getattr(run, k) for k in store.RUN_LEVEL_KEYS}
-    if multirun and job_dir is not None:
-        store.write_pointer(job_dir, record)
-    else:
-        print(single_run_report(record), flush=True)
-    record.pop("traceback", None)
-    return record
+    last = min(run.replication + run.batch, run.replications) if multirun else 0
+    batch = [run] + [
+        dataclasses.replace(run, replication=r) for r in range(run.replication + 1, last)
+    ]
+    records = []
+    for index, member in enumerate(batch):
+        record = execute(
+            model_config(member),
+            member.results_dir,
+            plot=member.plot,
+            progress=member.progress and not multirun,
+        )
+        record["run"] = {k: getattr(member, k) for k in store.RUN_LEVEL_KEYS}
+        if multirun and job_dir is not None:
+            store.write_pointer(job_dir, record, index)
+        else:
+            print(single_run_report(record), flush=True)
+        record.pop("traceback", None)
+        records.append(record)
+    return records[0] if len(records) == 1 else {"runs": records}
 
 
 def single_run_report(record: dict[str, Any]) -> str:

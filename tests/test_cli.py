@@ -143,6 +143,26 @@ def test_multirun_joblib_equals_serial_basic_launcher(tmp_path: Path) -> None:
     assert len(ts) == 6 * 20 and set(ts["run_id"]) == set(t_par["run_id"])
 
 
+def test_batched_replications_give_the_same_table(tmp_path: Path) -> None:
+    """batch=B runs B replications per job (fewer jobs, less launcher overhead) and gives
+    exactly the table of one job per replication."""
+    sweep = ["-m", "strategy=incremental,planning", "replications=5", *SMALL]
+    one = orgsim([*sweep, "results_dir=one"], tmp_path)
+    batched = orgsim([*sweep, "results_dir=batched", "batch=3"], tmp_path)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert batched.returncode == 0, batched.stderr[-3000:]
+    assert "launching 10 jobs" in one.stderr and "launching 4 jobs" in batched.stderr
+    t_one = pd.read_parquet(only_sweep(tmp_path / "one") / "table.parquet")
+    t_bat = pd.read_parquet(only_sweep(tmp_path / "batched") / "table.parquet")
+    assert len(t_bat) == 10 and t_bat["run_id"].is_unique
+    assert sorted(t_bat["replication"]) == sorted(list(range(5)) * 2)
+    key = ["strategy.name", "replication"]
+    pd.testing.assert_frame_equal(
+        comparable(t_one).drop(columns="job").sort_values(key).reset_index(drop=True),
+        comparable(t_bat).drop(columns="job").sort_values(key).reset_index(drop=True),
+    )
+
+
 def test_failed_run_is_recorded_and_the_others_complete(tmp_path: Path) -> None:
     """A run that raises (test hook ORGSIM_FAIL_ON_SEED) is a failed row with its error."""
     result = orgsim(["-m", "seed=0,1,2", *SMALL], tmp_path, env={"ORGSIM_FAIL_ON_SEED": "1"})
