@@ -53,6 +53,10 @@ OUTCOMES = [
 ]  # fmt: skip
 LOWER_IS_BETTER = {"time_to_90", "recovery_time", "total_coordination_cost", "analysis_time",
                    "mean_stakeholder_conflict"}  # fmt: skip
+#: diagnostics with no better direction: more centralisation or R&D effort is a description
+#: (and a cost), not an achievement
+NEUTRAL = {"centralisation", "power_concentration", "total_rd_effort", "total_ideas",
+           "total_partner_interactions", "mean_knowledge_diversity"}  # fmt: skip
 
 
 def _flatten_overrides(node: Any, prefix: str = "") -> list[str]:
@@ -340,7 +344,10 @@ def build_compare_report(comp: Comparison, out_dir: str | Path, write_data: bool
         columns={"mean_a": "as-is", "mean_b": "to-be", "diff_mean": "to-be - as-is", "diff_lo": "lo", "diff_hi": "hi",
                  "share_b_better": "share to-be higher", "diff_n": "pairs"})  # fmt: skip
     table["within noise"] = np.where((table["lo"] <= 0) & (table["hi"] >= 0), "yes", "no")
-    table["better is"] = ["lower" if o in LOWER_IS_BETTER else "higher" for o in table["outcome"]]
+    table["better is"] = [
+        "lower" if o in LOWER_IS_BETTER else "-" if o in NEUTRAL else "higher"
+        for o in table["outcome"]
+    ]
     rep.table(
         table,
         "Every outcome: paired difference to-be minus as-is, 95% t interval, pooled over problem conditions",
