@@ -73,8 +73,16 @@ class Strategy:
         self.sprint_log.append((proposal, before & proposal.change.mask))
 
     def review(self) -> None:
-        """Sprint review: keep what improved, undo what did not (latest change first)."""
+        """Sprint review: keep what improved, undo what did not (latest change first).
+
+        Adopted changes the sprint had no capacity for go back to their proposers (Scrum:
+        unfinished items leave the sprint): implemented later, they would rest on a judgement
+        of a way of working that has since changed."""
         model = self.model
+        for proposal in self.to_implement:
+            model.tally["expired"] += 1
+            proposal.proposer.recognise(-0.25)
+        self.to_implement.clear()
         for proposal, previous in reversed(self.sprint_log):
             current = model.code
             mask = proposal.change.mask
