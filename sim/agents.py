@@ -74,6 +74,13 @@ def pick(items: list[int], count: int, rnd) -> list[int]:  # noqa: ANN001 - rand
     return pool[:count]
 
 
+def random_mask(items: list[int], count: int, rnd) -> int:  # noqa: ANN001 - random.Random
+    """The mask of ``count`` distinct items drawn at random."""
+    if count == 1:
+        return 1 << items[int(rnd.random() * len(items))]
+    return to_mask(pick(items, count, rnd))
+
+
 def bits_of(mask: int, among: list[int]) -> list[int]:
     """The choices in ``among`` whose bit is set in ``mask``."""
     return [c for c in among if (mask >> c) & 1]
@@ -163,6 +170,7 @@ class Employee(mesa.Agent):
         if count == 0:
             return
         current = model.code
+        sigma = self.noise  # once per step: skill changes only in develop()
         best, best_gain = None, 0.0
         for _ in range(count):
             change = self.suggestions.pop() if self.suggestions else self.invent(current)
@@ -171,7 +179,7 @@ class Employee(mesa.Agent):
             after = change.apply(current)
             if after == current:
                 continue
-            gain = self.judge(current, after)
+            gain = perceived_gain(model, current, after, sigma)
             if gain > 0:  # experience: what looked better is now believed to be better
                 self.belief = (self.belief & ~change.mask) | change.values
             if gain > best_gain:
@@ -183,13 +191,13 @@ class Employee(mesa.Agent):
     def invent(self, current: int) -> Change | None:
         """One idea: exploit a belief that differs from practice, or explore a random change."""
         rnd = self.model.random
-        size = 1 + int(rnd.random() * self.model.cfg.strategy.max_change_size)
+        size = 1 + int(rnd.random() * self.model.max_change_size)
         differ = (self.belief ^ current) & self.domain_mask
         if differ and rnd.random() >= self.exploration:
-            differing = bits_of(differ, self.domain)
-            mask = to_mask(pick(differing, min(size, len(differing)), rnd))
+            differing = bits_of(differ, self._domain)
+            mask = random_mask(differing, min(size, len(differing)), rnd)
             return Change(mask, self.belief & mask)
-        mask = to_mask(pick(self.domain, min(size, len(self.domain)), rnd))
+        mask = random_mask(self._domain, min(size, len(self._domain)), rnd)
         return Change(mask, ~current & mask)
 
     def develop(self) -> None:
@@ -302,7 +310,7 @@ class ExternalPartner(mesa.Agent):
         # a bigger jump than an employee's own idea, but one the organisation can absorb
         strategy = model.cfg.strategy
         size = min(len(differing), strategy.max_change_size + 2, strategy.implementation_rate)
-        mask = to_mask(pick(differing, size, rnd))
+        mask = random_mask(differing, size, rnd)
         employee.suggestions.append(Change(mask, self.belief & mask))
         self.interactions += 1
         model.tally["partner_interactions"] += 1

@@ -52,6 +52,7 @@ class InnovationModel(mesa.Model):
         self.problem = WickedProblem(cfg.problem, problem_seed)
         self.code = self.problem.start_code  # the organisation's current way of working
         self.params = mechanism_parameters(cfg.levers, cfg.org)
+        self.max_change_size = cfg.strategy.max_change_size  # read in every idea: cached
         self.view = self.problem.view(self.params.stakeholder_involvement)
         self.tally = new_tally()
         self.organisation = Organisation(self)
