@@ -188,14 +188,6 @@ class RunConfig(OrgsimConfig):
     progress: bool = field(default=True, metadata={"help": "show a progress bar in a single run"})
 
 
-SECTIONS = {
-    "problem": ProblemConfig,
-    "org": OrgConfig,
-    "levers": LeversConfig,
-    "strategy": StrategyConfig,
-}
-
-
 def register_schema() -> None:
     """Register the schema in Hydra's ConfigStore (idempotent)."""
     from hydra.core.config_store import ConfigStore

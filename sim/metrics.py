@@ -95,19 +95,23 @@ def new_tally() -> Counter[str]:
     return Counter({key: 0 for key in TALLY_KEYS})
 
 
-def knowledge_diversity(beliefs: np.ndarray, n: int) -> float:
-    """Mean pairwise Hamming distance of belief strings, / n; O(agents * n), no pairs."""
-    m = len(beliefs)
+def belief_shares(beliefs: np.ndarray, n: int) -> np.ndarray:
+    """Per choice, the share of belief strings that set it to 1 (both belief metrics use it)."""
+    return codes_to_bits(beliefs, n).mean(axis=0) if len(beliefs) else np.zeros(n)
+
+
+def knowledge_diversity(share: np.ndarray, m: int) -> float:
+    """Mean pairwise Hamming distance of m belief strings, / n, from their per-choice shares:
+    O(agents * n), no pairs."""
     if m < 2:
         return 0.0
-    p = codes_to_bits(beliefs, n).mean(axis=0)
-    return float((2.0 * p * (1.0 - p)).sum() * m / (m - 1) / n)
+    return float((2.0 * share * (1.0 - share)).sum() * m / (m - 1) / share.size)
 
 
-def alignment(beliefs: np.ndarray, direction: int, n: int) -> float:
+def alignment(share: np.ndarray, direction: int) -> float:
     """Mean share of choices on which the beliefs agree with the direction."""
-    agree = 1.0 - (codes_to_bits(beliefs ^ direction, n)).mean(axis=1)
-    return float(agree.mean()) if len(agree) else 0.0
+    wanted = codes_to_bits(np.int64(direction), share.size)
+    return float(np.where(wanted == 1, share, 1.0 - share).mean())
 
 
 class Metrics:
@@ -127,6 +131,7 @@ class Metrics:
         self.cumulative.update(tally)
         cum = self.cumulative
         beliefs = np.fromiter((e.belief for e in model.employees), dtype=np.int64)
+        share = belief_shares(beliefs, n)
         satisfaction = problem.satisfaction(model.code)
         row: dict[str, Any] = {
             "step": model.steps,
@@ -147,7 +152,7 @@ class Metrics:
             "backlog": model.organisation.backlog_size() + model.strategy.backlog_size(),
             "engagement": sum(e.engagement for e in model.employees) / len(model.employees),
             "skill": sum(e.skill for e in model.employees) / len(model.employees),
-            "knowledge_diversity": knowledge_diversity(beliefs, n),
+            "knowledge_diversity": knowledge_diversity(share, len(beliefs)),
             "network_cohesion": model.organisation.cohesion(),
             "coordination_cost": tally["judgements"]
             + tally["reviews"]
@@ -160,7 +165,7 @@ class Metrics:
             else 0.0,
             "power_concentration": self.power_concentration,
             "stakeholder_conflict": float(satisfaction.max() - satisfaction.min()),
-            "vision_alignment": alignment(beliefs, model.strategy.direction, n),
+            "vision_alignment": alignment(share, model.strategy.direction),
         }
         row.update(zip(self.satisfaction_columns, map(float, satisfaction), strict=True))
         self.current = row

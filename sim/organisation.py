@@ -51,11 +51,8 @@ class Organisation:
         self.leads: dict[int, Manager] = {
             t: m for m in self.managers if m.level == 1 for t in m.teams
         }
-        self.top = (
-            [m for m in self.managers if m.level == max(m.level for m in self.managers)]
-            if self.managers
-            else []
-        )
+        top_level = max((m.level for m in self.managers), default=0)
+        self.top = [m for m in self.managers if m.level == top_level]
         self.network = self._build_network()
         self._neighbours: list[list[Employee]] = [[] for _ in self.employees]
         for node in range(len(self.employees)):
@@ -164,15 +161,15 @@ class Organisation:
                         g.add_edge(nodes[0], nodes[1])
         rnd = np.random.default_rng(seed)
         bridgers = rnd.random(m) < cfg.bridges
+        # at construction team t is the contiguous block of nodes [t*size, t*size + len): the
+        # j-th node outside a's team is j, or j + len past the block (no list of all others)
+        size = cfg.team_size
         for a in np.flatnonzero(bridgers):
-            others = [
-                e.node
-                for t, team in enumerate(self.members)
-                if t != self.employees[a].team
-                for e in team
-            ]
-            if others:
-                g.add_edge(int(a), int(others[rnd.integers(len(others))]))
+            team = self.employees[a].team
+            start, length = team * size, len(self.members[team])
+            if m - length:
+                j = int(rnd.integers(m - length))
+                g.add_edge(int(a), j if j < start else j + length)
         return g
 
     def _refresh_neighbours(self, node: int) -> None:
@@ -333,6 +330,10 @@ class Route:
 class HierarchyRoute(Route):
     """Up the chain: each level judges after a delay, within its attention per step."""
 
+    def __init__(self, org: Organisation) -> None:
+        super().__init__(org)
+        self.by_level = sorted(org.managers, key=lambda m: m.level)  # team leads judge first
+
     def submit(self, proposal: Proposal) -> None:
         lead = self.org.leads[proposal.team]
         proposal.ready = self.model.steps + self.delay
@@ -342,8 +343,7 @@ class HierarchyRoute(Route):
     def decide(self) -> list[Proposal]:
         adopted: list[Proposal] = []
         top_level = self.model.params.decision_levels
-        by_level = sorted(self.org.managers, key=lambda m: m.level)
-        for manager in by_level:
+        for manager in self.by_level:
             for proposal in self.take_ready(manager.queue):
                 if not manager.judge(proposal.change):
                     self.org.reject(proposal)
