@@ -53,7 +53,7 @@ class InnovationModel(mesa.Model):
         self.code = self.problem.start_code  # the organisation's current way of working
         self.params = mechanism_parameters(cfg.levers, cfg.org)
         self.max_change_size = cfg.strategy.max_change_size  # read in every idea: cached
-        self.view = self.problem.view(self.params.stakeholder_involvement)
+        self.see_problem()
         self.tally = new_tally()
         self.organisation = Organisation(self)
         self.employees: list[Employee] = self.organisation.employees
@@ -76,6 +76,10 @@ class InnovationModel(mesa.Model):
         belief, _ = steepest_ascent_walk(table, start, self.problem.n)
         return ExternalPartner(self, group, belief)
 
+    def see_problem(self) -> None:
+        """The people's value table for the landscape as it stands (changes only with a shock)."""
+        self.view = self.problem.view(self.params.stakeholder_involvement)
+
     # --- one step (a week) ----------------------------------------------------------------------
     def step(self) -> None:
         """environment -> learning and knowledge sharing -> idea generation -> decisions along
@@ -83,7 +87,7 @@ class InnovationModel(mesa.Model):
         self.tally = new_tally()
         shocked = self.problem.advance(self.steps) or self._shock_pending
         self._shock_pending = False
-        self.view = self.problem.view(self.params.stakeholder_involvement)
+        self.see_problem()
         employees = self.agents_by_type[Employee]
         employees.shuffle_do("share_knowledge")
         if ExternalPartner in self.agents_by_type:
@@ -101,7 +105,7 @@ class InnovationModel(mesa.Model):
         next collected step is marked as shocked."""
         if self.problem.shock(self.steps, share).size:
             self._shock_pending = True
-            self.view = self.problem.view(self.params.stakeholder_involvement)
+            self.see_problem()
 
     # --- API ------------------------------------------------------------------------------------
     def run(self, steps: int | None = None, progress: Any = None) -> InnovationModel:

@@ -34,6 +34,16 @@ CONSENT_TOLERANCE = 0.005  # perceived harm a consenting member tolerates before
 COHESION_SAMPLE = 200  # nodes over which clustering is averaged (keeps the metric O(1) per step)
 
 
+def expired(model: InnovationModel, proposal: Proposal) -> bool:
+    """True (and recorded: the proposer is discouraged) when a proposal waited past its shelf
+    life, in a decision queue or waiting for the capacity to implement it."""
+    if model.steps - proposal.created <= PROPOSAL_SHELF_LIFE:
+        return False
+    model.tally["expired"] += 1
+    proposal.proposer.recognise(-0.5)
+    return True
+
+
 class Organisation:
     """Builds and holds the structure; routes proposals to decisions."""
 
@@ -304,9 +314,7 @@ class Route:
         ready: list[Proposal] = []
         while queue and len(ready) < self.attention and queue[0].ready <= step:
             proposal = queue.popleft()
-            if step - proposal.created > PROPOSAL_SHELF_LIFE:
-                self.model.tally["expired"] += 1
-                proposal.proposer.recognise(-0.5)
+            if expired(self.model, proposal):
                 continue
             if proposal.change.apply(self.model.code) == self.model.code:
                 continue  # already the way of working: nothing to decide

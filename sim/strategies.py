@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.agents import Proposal
-from sim.organisation import PROPOSAL_SHELF_LIFE
+from sim.organisation import expired
 from sim.search import apply_pattern, cognitive_map
 
 if TYPE_CHECKING:
@@ -115,9 +115,7 @@ class Strategy:
             if size > capacity:
                 break  # the change waits for the next step's capacity
             self.to_implement.popleft()
-            if model.steps - proposal.created > PROPOSAL_SHELF_LIFE:
-                model.tally["expired"] += 1
-                proposal.proposer.recognise(-0.5)
+            if expired(model, proposal):
                 continue
             if size:
                 self.make_change(proposal)
