@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONF_DIR, ConfigError, friendly_error, register_schema
 
@@ -194,6 +194,10 @@ def prepare(argv: Sequence[str]) -> _Prepared:
             raise ConfigError("results_dir cannot be swept: one sweep writes to one results_dir")
         if "replications" in {o.key_or_group for o in sweeps}:
             raise ConfigError("replications cannot be swept: sweep replication=... instead")
+        if "batch" in {o.key_or_group for o in sweeps}:
+            raise ConfigError("batch cannot be swept: it only groups replications into jobs")
+        # the settings that shape the sweep (replications, batch) must be valid before use
+        _check_run(OmegaConf.masked_copy(base, [k for k in base if k != "hydra"]))
         results_dir = Path(str(base.results_dir)).expanduser().resolve()
         final = [a for a in final if not a.lstrip("+").startswith("results_dir=")]
         final.append(f"results_dir={results_dir}")

@@ -225,6 +225,8 @@ def test_killed_sweep_is_finished_by_running_it_again(tmp_path: Path) -> None:
 # --- validation at the door -------------------------------------------------------------------
 
 BAD_INPUTS = [
+    (["replications=2", "batch=0"], "batch=0 is out of range: use an integer in [1, 100000]"),
+    (["-m", "replications=2", "batch=1,2"], "batch cannot be swept"),
     (["problem.k=12"], "problem.k=12 must be less than problem.n=12 (allowed: 0..n-1)"),
     (["problem.k=abc"], "problem.k='abc' must be an integer"),
     (["org=matrix"], "org=matrix is not a known preset (allowed: adhocracy, bureaucracy"),
