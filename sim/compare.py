@@ -31,7 +31,7 @@ import pandas as pd
 
 from sim import stats
 from sim.config import ConfigError
-from sim.experiment import GROUPS, RESULTS_DIR, RunTask, build_config, replication_seeds, run_tasks
+from sim.design import GROUPS
 from sim.report import Report, save_figure, write_report
 
 DEFAULT_PROBLEMS = ("tame", "complicated", "complex", "wicked")
@@ -123,6 +123,37 @@ class Comparison:
         return wide["as_is"].to_numpy(), wide["to_be"].to_numpy()
 
 
+def arm_overrides(
+    overrides: list[str],
+    problems: list[str],
+    replications: int,
+    steps: int | None = None,
+    seed: int = 0,
+) -> list[str]:
+    """One arm of the comparison as an engine sweep: the design's overrides under every problem
+    condition, ``replications`` replications of master seed ``seed`` (the same seeds in both
+    arms: common random numbers, paired by problem and replication)."""
+    for item in overrides:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key == "problem" or key.startswith("problem."):
+            raise ConfigError(
+                f"{item}: a design describes the organisation, not the problem; "
+                "choose the problems with --problems"
+            )
+        if key in ("seed", "replication", "replications", "steps", "experiment", "results_dir"):
+            raise ConfigError(
+                f"{item}: set {key} for both designs at once (--seed, --replications, --steps)"
+            )
+    extra = [f"steps={steps}"] if steps else []
+    return [
+        *overrides,
+        *extra,
+        f"problem={','.join(problems)}",
+        f"replications={replications}",
+        f"seed={seed}",
+    ]
+
+
 def prepare_tasks(
     as_is: list[str],
     to_be: list[str],
@@ -130,32 +161,24 @@ def prepare_tasks(
     replications: int,
     steps: int | None = None,
     seed: int = 0,
-) -> list[RunTask]:
-    """Validate both designs under every problem condition, then lay out the paired runs.
+) -> dict[str, list[str]]:
+    """Validate both designs under every problem condition (nothing runs, nothing is written);
+    return each arm's engine overrides. Raises :class:`ConfigError` with one line."""
+    from sim.engine import design_from_overrides
 
-    Everything is composed before anything runs, so a mistake stops the comparison at once.
-    """
     if replications < 2:
         raise ConfigError(f"replications={replications} must be at least 2 (for an interval)")
-    tasks = []
-    extra = [f"steps={steps}"] if steps else []
-    configs = {
-        (p, d): build_config([f"problem={p}", *extra, *overrides])
-        for p in problems
-        for d, overrides in (("as_is", as_is), ("to_be", to_be))
-    }
-    for p in problems:
-        for r in range(replications):
-            problem_seed, agent_seed = replication_seeds(seed, r)
-            for d in ("as_is", "to_be"):
-                cfg = {
-                    **configs[p, d],
-                    "seed": seed,
-                    "problem_seed": problem_seed,
-                    "agent_seed": agent_seed,
-                }
-                tasks.append(RunTask(cfg, r, {"design": d, "problem": p}))
-    return tasks
+    if steps is not None and steps < 1:
+        raise ConfigError(f"--steps {steps} must be at least 1")
+    if seed < 0:
+        raise ConfigError(f"--seed {seed} must be an integer >= 0")
+    if not problems:
+        raise ConfigError("--problems: name at least one problem preset")
+    arms = {}
+    for name, overrides in (("as_is", as_is), ("to_be", to_be)):
+        arms[name] = arm_overrides(overrides, problems, replications, steps, seed)
+        design_from_overrides(arms[name])
+    return arms
 
 
 def run_comparison(
@@ -167,13 +190,27 @@ def run_comparison(
     seed: int = 0,
     n_jobs: int | None = None,
     progress: bool = True,
+    results_dir: str | Path = "results",
 ) -> Comparison:
-    """Run both designs over the problem conditions, R paired replications each."""
-    tasks = prepare_tasks(as_is, to_be, list(problems), replications, steps, seed)
+    """Run both designs over the problem conditions, R paired replications each, through the
+    experiment engine (runs already in the store are reused)."""
+    import os
+
+    from sim.engine import sweep
+
+    arms = prepare_tasks(as_is, to_be, list(problems), replications, steps, seed)
     start = time.perf_counter()
-    runs, _ = run_tasks(
-        tasks, n_jobs, progress="orgsim-compare" if progress else False, ts_columns=()
-    )
+    jobs = n_jobs or os.cpu_count() or 1
+    tables = []
+    for name, overrides in arms.items():
+        result = sweep(
+            overrides, results_dir=results_dir, jobs=jobs, progress=progress, timeseries=False
+        )
+        table = result.table.copy()
+        table["design"] = name
+        table["problem"] = table["problem.name"]
+        tables.append(table)
+    runs = pd.concat(tables, ignore_index=True)
     return Comparison(
         runs, as_is, to_be, list(problems), replications, steps, seed, time.perf_counter() - start
     )
@@ -397,20 +434,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="steps per run (default: the config's)")
     ap.add_argument("--seed", type=int, default=0, help="master seed of the replications")
     ap.add_argument("--jobs", type=int, default=None, help="parallel workers (default: all cores)")
-    ap.add_argument("--out", default=None, help="report folder (default results/compare/TIME)")
+    ap.add_argument(
+        "--results-dir",
+        default="results",
+        help="the run store and default report location (default ./results)",
+    )
+    ap.add_argument("--out", default=None, help="report folder (default RESULTS_DIR/compare/TIME)")
     ap.add_argument("--no-data", action="store_true", help="do not write the per-run table")
     args = ap.parse_args(argv)
     try:
         as_is, to_be = parse_design(args.as_is), parse_design(args.to_be)
-        tasks = prepare_tasks(as_is, to_be, args.problems, args.replications, args.steps, args.seed)
+        prepare_tasks(as_is, to_be, args.problems, args.replications, args.steps, args.seed)
     except ConfigError as exc:
         print(f"orgsim-compare: {exc}", file=sys.stderr)
         return 2
-    del tasks  # validated; run_comparison lays them out again (cheap: configs are cached)
     comp = run_comparison(
-        as_is, to_be, args.problems, args.replications, args.steps, args.seed, args.jobs
+        as_is,
+        to_be,
+        args.problems,
+        args.replications,
+        args.steps,
+        args.seed,
+        args.jobs,
+        results_dir=args.results_dir,
     )
-    out = Path(args.out) if args.out else RESULTS_DIR / "compare" / time.strftime("%Y%m%d-%H%M%S")
+    if comp.runs["status"].ne("ok").all():
+        print(
+            f"orgsim-compare: every run failed; first error: {comp.runs['error'].iloc[0]}",
+            file=sys.stderr,
+        )
+        return 1
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(args.results_dir) / "compare" / time.strftime("%Y%m%d-%H%M%S")
+    )
     path = build_compare_report(comp, out, write_data=not args.no_data)
     print(verdict(comp))
     print(path)

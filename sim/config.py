@@ -142,6 +142,13 @@ class OrgsimConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     steps: int = _num(100, 1, 100_000, "steps (weeks) to simulate")
     seed: int = _num(0, 0, 2**63 - 1, "master seed: problem and people streams derive from it")
+    replication: int = _num(
+        0,
+        0,
+        99_999,
+        "which replication of the master seed (0, 1, ...): each gives its own problem and "
+        "people streams, the same in every arm of a comparison (common random numbers)",
+    )
     problem_seed: int | None = field(
         default=None,
         metadata={
@@ -167,9 +174,8 @@ class RunConfig(OrgsimConfig):
     (``conf/experiment/*.yaml``) may set any of them.
     """
 
-    replications: int = _num(1, 1, 100_000, "replications per configuration (a seed sweep)")
-    replication: int = _num(
-        0, 0, 99_999, "which replication this run is (0..replications-1); sets the seeds"
+    replications: int = _num(
+        1, 1, 100_000, "replications per configuration: replication=0..R-1 (a seed sweep)"
     )
     results_dir: str = field(
         default="results", metadata={"help": "folder of the run store and the sweep tables"}
@@ -177,12 +183,19 @@ class RunConfig(OrgsimConfig):
     experiment: str = field(
         default="none", metadata={"help": "name of the experiment a run or sweep belongs to"}
     )
-    batch: int = _num(
-        1,
-        1,
-        100_000,
-        "replications one sweep job runs one after another (amortises the "
-        "per-job cost of a launcher over short runs; 1: one job per replication)",
+    chunk_size: int = _num(
+        0,
+        0,
+        1_000_000,
+        "runs per sweep job (0: automatic, a few chunks per worker of seconds to a minute each)",
+    )
+    chunk: str = field(
+        default="",
+        metadata={"help": "internal: the chunk file a sweep job runs (set by the engine)"},
+    )
+    timeseries: bool = field(
+        default=True,
+        metadata={"help": "store every run's timeseries in a sweep (false: summaries only)"},
     )
     plot: bool = field(default=True, metadata={"help": "write a performance plot per run"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar in a single run"})
@@ -271,13 +284,10 @@ def validate(cfg: OrgsimConfig) -> OrgsimConfig:
 
 
 def validate_run(cfg: RunConfig) -> RunConfig:
-    """:func:`validate` plus the run-level rules (``replication < replications``)."""
+    """:func:`validate` plus the run-level settings' ranges."""
     validate(cfg)
-    if cfg.replication >= cfg.replications:
-        raise ConfigError(
-            f"replication={cfg.replication} must be less than replications={cfg.replications} "
-            "(allowed: 0..replications-1)"
-        )
+    if not str(cfg.results_dir).strip():
+        raise ConfigError("results_dir is empty: give a folder, e.g. results_dir=results")
     return cfg
 
 

@@ -24,12 +24,22 @@ from sim.strategies import STRATEGIES
 
 
 def seed_streams(cfg: OrgsimConfig) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
-    """The problem's and the people's seed sequences, independent streams from one master seed.
+    """The problem's and the people's seed sequences: the one seed derivation of orgsim.
+
+    Replication 0 of master seed ``s`` uses the two children of ``SeedSequence(s)`` (problem,
+    people); replication ``r > 0`` uses the r-th child of each of them. The streams depend on
+    the seed and the replication only, never on the organisation, the levers or the strategy,
+    so replication r of every arm of a comparison meets the same landscape and the same shocks
+    (common random numbers). Every interface (the API, ``orgsim``, sweeps, the dashboard,
+    ``orgsim-compare``) builds its model here, so ``seed=7 replication=1`` is the same run
+    everywhere.
 
     An explicit ``problem_seed`` or ``agent_seed`` replaces its stream, so that the landscape can
     be held fixed while the people change (and vice versa).
     """
-    problem, people = np.random.SeedSequence(cfg.seed).spawn(2)
+    tail = (cfg.replication,) if cfg.replication else ()
+    problem = np.random.SeedSequence(cfg.seed, spawn_key=(0, *tail))
+    people = np.random.SeedSequence(cfg.seed, spawn_key=(1, *tail))
     if cfg.problem_seed is not None:
         problem = np.random.SeedSequence(cfg.problem_seed)
     if cfg.agent_seed is not None:

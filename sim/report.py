@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import stats
+from sim import stats, store
 
 MAIN_OUTCOMES = ["mean_performance", "final_performance", "mean_engagement"]
 
@@ -54,72 +54,36 @@ class Sweep:
         return self.runs[self.runs["status"] == "ok"]
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
-    data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-    return data if isinstance(data, dict) else {}
-
-
-def _find_table(sweep_dir: Path) -> pd.DataFrame | None:
-    """The runs table: ours (``runs.parquet``), else the store's (``sim.store.collect``)."""
-    from sim.experiment import RUNS_FILE
-
-    if (sweep_dir / RUNS_FILE).is_file():
-        return pd.read_parquet(sweep_dir / RUNS_FILE)
-    try:
-        from sim import store  # the CLI's results store (issue 3)
-    except ImportError:
-        store = None
-    pointers = any(sweep_dir.glob(f"*/{getattr(store, 'POINTER', 'orgsim_run.json')}"))
-    if store is not None and hasattr(store, "collect") and pointers:
-        try:
-            return store.collect(sweep_dir)
-        except Exception as exc:  # the store's own message names what is wrong
-            raise ReportError(f"cannot read the sweep table in {sweep_dir}: {exc}") from None
-    tables = sorted(sweep_dir.glob("*.parquet"))
-    return pd.read_parquet(tables[0]) if tables else None
-
-
-def _find_timeseries(sweep_dir: Path) -> pd.DataFrame | None:
-    from sim.experiment import TIMESERIES_FILE
-
-    for candidate in (sweep_dir / TIMESERIES_FILE, sweep_dir / "timeseries"):
-        if candidate.exists():
-            try:
-                return pd.read_parquet(candidate)
-            except Exception:
-                continue
-    return None
-
-
 def load_sweep(sweep_dir: str | Path) -> Sweep:
-    """Load a sweep folder written by ``sim.experiment`` or by ``orgsim -m``.
+    """Load a sweep folder written by the engine (``orgsim -m`` or ``sim.sweep``) through the
+    store's table format (:mod:`sim.store`); this module imports nothing that runs a model.
 
-    Raises :class:`ReportError` for a missing folder, a folder without a table or an empty
-    table, so the command line can print one line instead of a traceback.
+    Raises :class:`ReportError` for a missing folder, a folder without a table, an unreadable
+    table or an empty one, so the command line can print one line instead of a traceback.
     """
     path = Path(sweep_dir)
     if not path.is_dir():
         raise ReportError(f"no sweep folder at {path}")
-    runs = _find_table(path)
-    if runs is None:
-        raise ReportError(f"no results table in {path} (expected runs.parquet or a sweep table)")
+    if not (path / store.SWEEP_FILE).is_file() and not (path / store.TABLE).is_file():
+        raise ReportError(
+            f"{path} is not a sweep folder (no {store.SWEEP_FILE} or {store.TABLE}): give the "
+            "folder that `orgsim -m` printed, e.g. results/sweeps/NAME/TIME"
+        )
+    try:
+        runs = store.read_table(path)
+        timeseries = store.read_timeseries(path)
+        meta = store.read_design(path) if (path / store.SWEEP_FILE).is_file() else {}
+    except store.StoreError as exc:
+        raise ReportError(str(exc)) from None
     if runs.empty:
         raise ReportError(f"the results table in {path} has no runs")
-    from sim.experiment import META_FILE
-
-    meta: dict[str, Any] = {}
-    if (path / META_FILE).is_file():
-        meta = _read_yaml(path / META_FILE)
-    elif (path / "multirun.yaml").is_file():
-        meta = {"hydra_multirun": True}
-    if not meta.get("name"):
-        if "experiment" in runs and runs["experiment"].nunique() == 1:
-            meta["name"] = str(runs["experiment"].iloc[0])
-        else:
-            meta["name"] = path.parent.name if path.parent.name != "sweeps" else path.name
-    return Sweep(path, runs, _find_timeseries(path), meta)
+    meta = {k: v for k, v in meta.items() if k not in ("runs", "base_settings")}
+    unnamed = not meta.get("name") or meta.get("name") == "none"
+    if unnamed and "experiment" in runs and runs["experiment"].nunique() == 1:
+        meta["name"] = str(runs["experiment"].iloc[0])
+    if not meta.get("name") or meta.get("name") == "none":
+        meta["name"] = "sweep"
+    return Sweep(path, runs, timeseries, meta)
 
 
 # --- report blocks and rendering ----------------------------------------------------------------
@@ -271,29 +235,15 @@ def _plt() -> Any:
     return plt
 
 
-CONFIG_SKIP = ("replication", "run_id", "status", "error", "design", "sample")
-
-
 def config_columns(runs: pd.DataFrame) -> list[str]:
-    """Columns that are config settings (dotted names and top-level settings)."""
-    from sim.metrics import SUMMARY_FIELDS
-
-    summary = set(SUMMARY_FIELDS) | {c for c in runs.columns if c.startswith("mean_satisfaction_g")}
-    return [
-        c
-        for c in runs.columns
-        if c not in summary and c not in CONFIG_SKIP and not c.startswith("x.")
-    ]
+    """Columns that are settings of the model (see :func:`sim.store.setting_columns`)."""
+    return store.setting_columns(runs)
 
 
 def varying_columns(runs: pd.DataFrame) -> list[str]:
-    """Config columns that differ between runs (seeds excluded): the sweep's factors."""
-    seeds = {"seed", "problem_seed", "agent_seed", "replications"}
-    cols = [c for c in config_columns(runs) if c not in seeds]
-    # a preset's name moves together with its settings: keep the name, drop its fields
-    varying = [c for c in cols if runs[c].astype(str).nunique() > 1]
-    names = {c.split(".")[0] for c in varying if c.endswith(".name")}
-    return [c for c in varying if c.endswith(".name") or c.split(".")[0] not in names]
+    """Settings that differ between runs (seeds excluded): the sweep's factors. Never ``job``,
+    ids, labels or ``meta.*`` (see :func:`sim.store.factor_columns`)."""
+    return store.factor_columns(runs)
 
 
 def provenance(report: Report, sweep: Sweep) -> None:
@@ -308,8 +258,17 @@ def provenance(report: Report, sweep: Sweep) -> None:
     ]
     if "wall_time_s" in meta:
         lines.append(
-            f"- wall time: {meta['wall_time_s']} s on {meta.get('n_jobs', '?')} worker(s) "
-            f"({meta.get('cpu_count', '?')} cores), runner `{meta.get('runner', '?')}`"
+            f"- wall time: {meta['wall_time_s']} s with {meta.get('workers', '?')} worker(s) "
+            f"of launcher `{meta.get('launcher', '?')}` ({meta.get('cpu_count', '?')} cores), "
+            f"runner `{meta.get('runner', '?')}`"
+        )
+    if meta.get("command"):
+        lines.append(f"- command: `{meta['command']}`")
+    if meta.get("code_fingerprint"):
+        commit = str(meta.get("git_commit") or "")[:12] or "not a git checkout"
+        dirty = " (with uncommitted changes)" if meta.get("git_dirty") else ""
+        lines.append(
+            f"- model code fingerprint `{meta['code_fingerprint']}`, git commit `{commit}`{dirty}"
         )
     if meta.get("base"):
         lines.append(f"- fixed overrides: `{' '.join(meta['base'])}`")
@@ -679,6 +638,13 @@ SOCIAL_LEVERS = (
 )
 
 
+def _morris_levels(salib: dict[str, Any]) -> int:
+    for spec in salib.get("methods", []):
+        if spec.get("method") == "morris":
+            return int(spec.get("levels", 4))
+    return int(salib.get("morris_levels", 4))
+
+
 def sensitivity_indices(sweep: Sweep, outcome: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Morris (mu*, sigma) and Sobol (S1, ST with CIs) of ``outcome``; replications of a
     sample point are averaged first, so the indices describe the expected outcome."""
@@ -702,7 +668,7 @@ def sensitivity_indices(sweep: Sweep, outcome: str) -> tuple[pd.DataFrame, pd.Da
                 problem,
                 pts[xcols].to_numpy(),
                 y,
-                num_levels=int(sweep.meta["salib"].get("morris_levels", 4)),
+                num_levels=_morris_levels(sweep.meta["salib"]),
                 seed=0,
             )
             out.append(

@@ -1,101 +1,97 @@
-"""The results store: content-addressed run folders, sweep pointers, and one table per sweep.
+"""The results store: its layout on disk and the format of the one results table.
 
-Table columns (what :func:`collect` returns; other tools read this section)
----------------------------------------------------------------------------
-One row per run of a sweep, in job order, each run at most once (deduplicated by ``run_id``):
-
-* ``run_id`` -- the run's content address (see below); ``job`` -- Hydra's job number in the
-  sweep; ``status`` -- ``ok``, ``failed`` (the run raised) or ``missing`` (its folder is absent,
-  partial or corrupt, so its results are NOT read); ``error`` -- one line for failed/missing
-  runs, ``""`` otherwise.
-* run-level keys: ``experiment``, ``replications``, ``replication``.
-* every setting of the model's config, flattened with dots: ``problem.name``, ``problem.n``,
-  ``problem.k``, ..., ``org.name``, ``org.employees``, ..., ``levers.cocreation``, ...,
-  ``strategy.name``, ..., ``steps``, ``seed``, ``problem_seed``, ``agent_seed`` (the two seeds
-  as actually used: derived from ``seed`` and ``replication`` unless given). Lists (e.g.
-  ``problem.shock_at``) are JSON strings.
-* every final outcome of :data:`sim.metrics.SUMMARY_FIELDS` (``mean_performance``,
-  ``final_performance``, ``time_to_90``, ..., ``mean_satisfaction_g0``, ...): NaN for runs that
-  are not ``ok``.
-* provenance, prefixed ``meta.``: ``meta.reused`` (this sweep found the run already in the
-  store), ``meta.duration_s``, ``meta.host``, ``meta.finished_at``, ``meta.slurm_job_id``
-  (empty outside Slurm), ``meta.orgsim_version``. Drop ``meta.*`` to compare two sweeps.
-
-:func:`collect_timeseries` returns the timeseries of all ``ok`` runs as one table: ``run_id``,
-the run-level and flattened config columns above, then :data:`sim.metrics.TIMESERIES_COLUMNS`.
+Every tool that writes results (the engine) or reads them (reports, compare, scenario
+discovery, the dashboard's replay, notebooks) goes through this module; analysis code imports
+the format from here and never the code that runs the model.
 
 Layout on disk
 --------------
 ::
 
-    <results_dir>/runs/<run_id>/            one folder per run, shared by every sweep
-        config.yaml   the resolved model config (the run's identity)
-        timeseries.parquet, summary.json, meta.json, performance.png
-        COMPLETE.json the completion marker, written last: sizes and sha256 of the files
-    <results_dir>/runs/.tmp-<run_id>-<random>/   a run being written (never read)
-    <results_dir>/sweeps/<experiment>/<time>/    one folder per sweep (hydra.sweep.dir)
-        <job>/orgsim_run.json   pointer: run_id, status, error, run-level keys, config
-        table.parquet, table.csv, timeseries.parquet   built by :func:`write_tables`
+    <results_dir>/store/parts/<part>.json                 manifest of one chunk, written LAST:
+                                                          its files' sizes and sha256, its runs
+    <results_dir>/store/parts/<part>.summary.parquet      one row per run of the chunk
+    <results_dir>/store/parts/<part>.timeseries.parquet   run_id + one row per step (ok runs)
+    <results_dir>/store/parts/.tmp-*                      being written (never read; stale ones
+                                                          are removed)
+    <results_dir>/sweeps/<experiment>/<time>-<random>/    one folder per sweep, never shared
+        sweep.json        the design: every run's id and labels, in design order; what ran it
+        chunks/           the chunk files the sweep's jobs ran
+        table.parquet, table.csv, timeseries.parquet      written atomically at the end
+    <results_dir>/runs/<run_id>/                          a single run (``orgsim`` without -m),
+        config.yaml, summary.json, timeseries.csv, performance.png    readable copies
 
-Why content-addressed: a run's id is a hash of its resolved model config (seeds included) and
-the orgsim version, so the same configuration is computed once, a second identical sweep reuses
-every run, and an interrupted sweep is finished by running it again. A run folder is written
-under a temporary name, its marker written last, then renamed into place in one step, so a
-folder at ``runs/<run_id>/`` is either complete or absent; the marker's checksums also catch
-later corruption. Failed runs are not stored as runs (running again retries them); their error
-is in the sweep's pointer and so in the table.
+Why parts: files grow with chunks, not runs (a 100,000-run design writes a few hundred files),
+and a part is committed by writing its manifest last with an atomic rename, so a part is either
+complete or invisible. Before a stored run is reused or read into a table, its part's files
+are checked against the manifest's sha256: a part changed on disk (even without changing
+size) is ignored, and its runs are recomputed. Sweep folders refer to runs by id only and find
+the store relative to themselves, so a moved or copied results folder reads its own runs.
+
+The results table (``table.parquet``; :func:`collect` builds it)
+-----------------------------------------------------------------
+One row per run of the sweep's design, in design order:
+
+* ``run_id`` -- the run's content address: a hash of its resolved model config (seeds
+  included) and of the fingerprint of the model's code (:mod:`sim.provenance`).
+* ``status`` -- ``ok``, ``failed`` (the run raised; ``error`` says why) or ``missing`` (never
+  computed, e.g. an interrupted sweep, or its part failed verification); ``error``.
+* design labels: ``experiment``, ``replications``; for sampled designs ``design`` (the
+  sampler: sobol, morris, lhs), ``sample`` (the point's index) and ``x.<setting>`` (the
+  sampler's raw value of each factor, before integer factors are floored).
+* every setting of the model's config, flattened with dots (``problem.k``, ``org.name``,
+  ``levers.cocreation``, ``strategy.name``, ``steps``, ``seed``, ``replication``,
+  ``problem_seed``, ``agent_seed`` -- the last two empty unless set explicitly). Lists (e.g.
+  ``problem.shock_at``) are JSON strings.
+* every final outcome of :data:`sim.metrics.SUMMARY_FIELDS` (NaN unless ``ok``).
+* provenance, prefixed ``meta.``: ``meta.reused`` (found in the store, not computed by this
+  sweep), ``meta.duration_s``, ``meta.host``, ``meta.pid``, ``meta.finished_at``,
+  ``meta.slurm_job_id``, ``meta.code_fingerprint``, ``meta.git_commit``, ``meta.git_dirty``,
+  ``meta.orgsim_version``. Drop ``meta.*`` to compare two sweeps.
+
+``timeseries.parquet``: ``run_id`` then :data:`sim.metrics.TIMESERIES_COLUMNS`, one row per
+step of every ``ok`` run; join it with the table on ``run_id``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
-import shutil
+import secrets
+import time
 import uuid
-from collections.abc import Iterable
-from importlib import metadata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from sim.config import OrgsimConfig
-
+STORE = "store"
+PARTS = "parts"
+SWEEPS = "sweeps"
 RUNS = "runs"
-MARKER = "COMPLETE.json"
-POINTER = "orgsim_run.json"
+SWEEP_FILE = "sweep.json"
+CHUNKS = "chunks"
 TABLE = "table.parquet"
+TABLE_CSV = "table.csv"
 TIMESERIES = "timeseries.parquet"
-RUN_FILES = ("config.yaml", "timeseries.parquet", "summary.json", "meta.json")
-RUN_LEVEL_KEYS = ("experiment", "replications", "replication")
+STATUSES = ("ok", "failed", "missing")
+#: columns that identify a run and its design point; never factors of an analysis
+ID_COLUMNS = ("run_id", "status", "error")
+LABEL_COLUMNS = ("experiment", "replications", "design", "sample")
+SEED_COLUMNS = ("seed", "replication", "problem_seed", "agent_seed")
+#: a temporary file older than this is a leftover of a killed job and is removed
+STALE_TMP_S = 3600.0
 
 
-def orgsim_version() -> str:
-    """The installed orgsim version: part of a run's id, so a new release recomputes."""
-    try:
-        return metadata.version("orgsim")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0+unknown"
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (unwritable folder, full disk): one clear line."""
 
 
-def config_dict(cfg: OrgsimConfig) -> dict[str, Any]:
-    """The model's config as a plain nested dict (only the model's fields, no run-level keys)."""
-    names = [f.name for f in dataclasses.fields(OrgsimConfig)]
-    full = dataclasses.asdict(cfg)
-    return {name: full[name] for name in names}
-
-
-def run_id(cfg: OrgsimConfig) -> str:
-    """Content address of a run: sha256 of the canonical JSON of its model config + version."""
-    payload = json.dumps(
-        {"config": config_dict(cfg), "orgsim": orgsim_version()}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-
+# --- names and flat configs ---------------------------------------------------------------------
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"problem": {"k": 3}}`` -> ``{"problem.k": 3}``; lists become JSON strings."""
     out: dict[str, Any] = {}
@@ -110,73 +106,416 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def runs_dir(results_dir: str | os.PathLike[str]) -> Path:
-    """The store of run folders under ``results_dir``."""
-    return Path(results_dir) / RUNS
+def run_id(config: dict[str, Any], fingerprint: str) -> str:
+    """Content address of a run: sha256 of its resolved model config and the code fingerprint."""
+    payload = json.dumps({"config": config, "code": fingerprint}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def run_path(results_dir: str | os.PathLike[str], rid: str) -> Path:
-    """Where run ``rid`` lives (whether or not it exists yet)."""
-    return runs_dir(results_dir) / rid
+def is_meta(column: str) -> bool:
+    return column.startswith("meta.")
 
 
+def is_label(column: str) -> bool:
+    return column in LABEL_COLUMNS or column.startswith("x.")
+
+
+def outcome_columns(table: pd.DataFrame) -> list[str]:
+    """The outcome columns of a table (final outcomes of :data:`sim.metrics.SUMMARY_FIELDS`)."""
+    from sim.metrics import SUMMARY_FIELDS
+
+    names = set(SUMMARY_FIELDS)
+    return [c for c in table.columns if c in names or c.startswith("mean_satisfaction_g")]
+
+
+def setting_columns(table: pd.DataFrame) -> list[str]:
+    """The columns that are settings of the model (not ids, labels, outcomes or provenance)."""
+    outcomes = set(outcome_columns(table))
+    return [
+        c
+        for c in table.columns
+        if c not in ID_COLUMNS and c not in outcomes and not is_meta(c) and not is_label(c)
+    ]
+
+
+def factor_columns(table: pd.DataFrame) -> list[str]:
+    """The settings that vary across the runs of a table (seeds and replications aside): the
+    sweep's factors. A preset's name moves with its settings, so only the name is kept."""
+    cols = [c for c in setting_columns(table) if c not in SEED_COLUMNS]
+    varying = [c for c in cols if table[c].astype(str).nunique() > 1]
+    names = {c.split(".")[0] for c in varying if c.endswith(".name")}
+    return [c for c in varying if c.endswith(".name") or c.split(".")[0] not in names]
+
+
+# --- atomic files ---------------------------------------------------------------------------------
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def is_complete(path: str | os.PathLike[str], verify: bool = True) -> bool:
-    """Whether a run folder is complete: marker present and every file the size (and, with
-    ``verify``, the sha256) the marker records. Partial or corrupt folders are never read."""
-    folder = Path(path)
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)``, then rename the file into place: the path is either the old
+    file, the complete new one, or absent -- never half written (a full disk included)."""
+    tmp = _tmp_name(path)
     try:
-        marker = json.loads((folder / MARKER).read_text())
-        for name, info in marker["files"].items():
-            file = folder / name
-            if file.stat().st_size != info["size"]:
-                return False
-            if verify and _sha256(file) != info["sha256"]:
-                return False
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return True
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def write_run(
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1, default=str)))
+
+
+# --- the store of parts ---------------------------------------------------------------------------
+@dataclass
+class Part:
+    """One committed chunk: its manifest and where its files are."""
+
+    name: str
+    folder: Path
+    manifest: dict[str, Any]
+    _verified: bool | None = field(default=None, repr=False)
+
+    @property
+    def runs(self) -> dict[str, list[Any]]:
+        """``run_id -> [status, has_timeseries]``."""
+        return self.manifest.get("runs", {})
+
+    def file(self, kind: str) -> Path:
+        return self.folder / f"{self.name}.{kind}.parquet"
+
+    def verify(self) -> bool:
+        """Whether every file of the part has the size and sha256 its manifest records."""
+        if self._verified is None:
+            try:
+                ok = True
+                for name, info in self.manifest["files"].items():
+                    path = self.folder / name
+                    if path.stat().st_size != info["size"] or _sha256(path) != info["sha256"]:
+                        ok = False
+                        break
+            except (OSError, KeyError, TypeError):
+                ok = False
+            self._verified = ok
+        return self._verified
+
+
+class Store:
+    """The run store under ``<results_dir>/store``: committed parts keyed by run id."""
+
+    def __init__(self, results_dir: str | os.PathLike[str]) -> None:
+        self.results_dir = Path(results_dir)
+        self.parts_dir = self.results_dir / STORE / PARTS
+        self._parts: list[Part] | None = None
+
+    # reading
+    def parts(self) -> list[Part]:
+        """Every committed part (manifest present and readable), oldest first."""
+        if self._parts is None:
+            found = []
+            if self.parts_dir.is_dir():
+                for path in sorted(self.parts_dir.glob("[!.]*.json")):
+                    try:
+                        manifest = json.loads(path.read_text())
+                    except (OSError, ValueError):
+                        continue  # a broken manifest hides its part: its runs are recomputed
+                    if isinstance(manifest, dict) and isinstance(manifest.get("runs"), dict):
+                        found.append(Part(path.stem, self.parts_dir, manifest))
+            self._parts = found
+        return self._parts
+
+    def refresh(self) -> None:
+        self._parts = None
+
+    def locate(self, run_ids: Iterable[str], need_timeseries: bool = False) -> dict[str, Part]:
+        """For each wanted run, the verified part holding its best record: an ``ok`` one if any
+        (with a timeseries when ``need_timeseries``), else the newest ``failed`` one."""
+        wanted = set(run_ids)
+        best: dict[str, Part] = {}
+        good: set[str] = set()
+        for part in reversed(self.parts()):  # newest first
+            hits = [r for r in part.runs if r in wanted and r not in good]
+            if not hits or not part.verify():
+                continue
+            for rid in hits:
+                status, has_ts = part.runs[rid][0], bool(part.runs[rid][1])
+                if status == "ok" and (has_ts or not need_timeseries):
+                    best[rid] = part
+                    good.add(rid)
+                elif rid not in best:
+                    best[rid] = part
+        return best
+
+    def done(self, run_ids: Iterable[str], need_timeseries: bool = False) -> set[str]:
+        """The runs the store has ``ok`` and verified (and so need not be computed again)."""
+        located = self.locate(run_ids, need_timeseries)
+        return {
+            rid
+            for rid, part in located.items()
+            if part.runs[rid][0] == "ok" and (part.runs[rid][1] or not need_timeseries)
+        }
+
+    def records(self, run_ids: Sequence[str]) -> pd.DataFrame:
+        """The stored rows of these runs (one per run found; verified parts only)."""
+        located = self.locate(run_ids)
+        by_part: dict[str, list[str]] = {}
+        for rid, part in located.items():
+            by_part.setdefault(part.name, []).append(rid)
+        parts = {p.name: p for p in self.parts()}
+        frames = []
+        for name, rids in by_part.items():
+            df = pd.read_parquet(parts[name].file("summary"))
+            frames.append(df[df["run_id"].isin(set(rids))])
+        if not frames:
+            return pd.DataFrame(columns=["run_id"])
+        return pd.concat(frames, ignore_index=True).drop_duplicates("run_id", keep="first")
+
+    def timeseries(self, run_ids: Sequence[str]) -> pd.DataFrame:
+        """The timeseries of these runs (``ok`` runs with a stored timeseries)."""
+        located = self.locate(run_ids, need_timeseries=True)
+        by_part: dict[str, set[str]] = {}
+        for rid, part in located.items():
+            if part.runs[rid][0] == "ok" and part.runs[rid][1]:
+                by_part.setdefault(part.name, set()).add(rid)
+        parts = {p.name: p for p in self.parts()}
+        frames = []
+        for name, rids in by_part.items():
+            df = pd.read_parquet(parts[name].file("timeseries"))
+            frames.append(df[df["run_id"].isin(rids)])
+        if not frames:
+            return pd.DataFrame(columns=["run_id"])
+        return pd.concat(frames, ignore_index=True)
+
+    # writing
+    def write_part(self, rows: list[dict[str, Any]], timeseries: pd.DataFrame | None) -> Part:
+        """Commit one chunk's results: two parquet files, then the manifest (atomic rename)."""
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+        summary_path = self.parts_dir / f"{name}.summary.parquet"
+        ts_path = self.parts_dir / f"{name}.timeseries.parquet"
+        summary = pd.DataFrame(rows)
+        for column in summary.columns:  # one parquet type per column: mixed objects as text
+            if summary[column].dtype == object and column not in ("run_id", "status", "error"):
+                kinds = {type(v) for v in summary[column].dropna()}
+                if len(kinds) > 1:
+                    summary[column] = summary[column].map(lambda v: v if v is None else str(v))
+        atomic_write(summary_path, lambda p: summary.to_parquet(p, index=False))
+        ts = timeseries if timeseries is not None else pd.DataFrame({"run_id": []})
+        atomic_write(ts_path, lambda p: ts.to_parquet(p, index=False))
+        with_ts = set(ts["run_id"].unique()) if not ts.empty else set()
+        manifest = {
+            "part": name,
+            "written_at": datetime.now().isoformat(timespec="seconds"),
+            "files": {
+                path.name: {"size": path.stat().st_size, "sha256": _sha256(path)}
+                for path in (summary_path, ts_path)
+            },
+            "runs": {row["run_id"]: [row["status"], row["run_id"] in with_ts] for row in rows},
+        }
+        write_json(self.parts_dir / f"{name}.json", manifest)
+        part = Part(name, self.parts_dir, manifest, _verified=True)
+        if self._parts is not None:
+            self._parts.append(part)
+        return part
+
+    def clean_stale(self, max_age_s: float = STALE_TMP_S) -> int:
+        """Remove temporary files left by killed jobs (older than ``max_age_s``)."""
+        removed = 0
+        now = time.time()
+        for folder in (self.parts_dir, self.results_dir / RUNS):
+            if not folder.is_dir():
+                continue
+            for path in folder.glob(".tmp-*"):
+                try:
+                    if now - path.stat().st_mtime > max_age_s:
+                        if path.is_dir():
+                            import shutil
+
+                            shutil.rmtree(path, ignore_errors=True)
+                        else:
+                            path.unlink()
+                        removed += 1
+                except OSError:
+                    continue
+        return removed
+
+
+# --- sweep folders ----------------------------------------------------------------------------------
+def new_sweep_dir(results_dir: str | os.PathLike[str], experiment: str) -> Path:
+    """A new, unique sweep folder: two sweeps started in the same second never share one."""
+    base = Path(results_dir) / SWEEPS / experiment
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = base / f"{datetime.now():%Y-%m-%d_%H-%M-%S}-{secrets.token_hex(3)}"
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise StoreError(
+            f"results_dir={results_dir}: cannot create a sweep folder there "
+            f"({exc.strerror or exc}); choose a writable folder"
+        ) from None
+
+
+def store_of(sweep_dir: Path) -> Store:
+    """The store a sweep folder belongs to: ``<results_dir>`` is three levels up."""
+    return Store(Path(sweep_dir).resolve().parent.parent.parent)
+
+
+def read_design(sweep_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(sweep_dir) / SWEEP_FILE
+    try:
+        design = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"{sweep_dir} is not a sweep folder (no {SWEEP_FILE})") from None
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path} is unreadable or broken: {exc}") from None
+    if not isinstance(design, dict) or not isinstance(design.get("runs"), list):
+        raise StoreError(f"{path} is not a sweep design (no list of runs)")
+    return design
+
+
+def collect(sweep_dir: str | os.PathLike[str], reused: Iterable[str] = ()) -> pd.DataFrame:
+    """The sweep's results table, built from its design and the store (module docstring)."""
+    folder = Path(sweep_dir)
+    design = read_design(folder)
+    entries = design["runs"]
+    labels = pd.DataFrame([{k: v for k, v in e.items() if k != "settings"} for e in entries])
+    if labels.empty:
+        return labels
+    rids = list(labels["run_id"])
+    stored = store_of(folder).records(rids)
+    table = labels.merge(stored, on="run_id", how="left", suffixes=("", ".stored"))
+    table = table[[c for c in table.columns if not c.endswith(".stored")]]
+    if "status" not in table:
+        table["status"] = None
+    if "error" not in table:
+        table["error"] = ""
+    missing = table["status"].isna()
+    table.loc[missing, "status"] = "missing"
+    table["error"] = table["error"].fillna("")
+    table.loc[missing, "error"] = "not in the store: never computed (run the sweep again)"
+    if missing.any():  # the settings of runs the store lacks come from the design
+        base = design.get("base_settings") or {}
+        for index in table.index[missing]:
+            settings = {**base, **(entries[index].get("settings") or {})}
+            for key, value in flatten(_nest(settings)).items():
+                if key not in table:
+                    table[key] = None
+                table.at[index, key] = value
+    reused_set = set(reused)
+    if "meta.reused" in table or reused_set:
+        table["meta.reused"] = table["run_id"].isin(reused_set)
+    first = [c for c in (*ID_COLUMNS, *LABEL_COLUMNS) if c in table]
+    meta = [c for c in table.columns if is_meta(c)]
+    rest = [c for c in table.columns if c not in first and c not in meta]
+    return table[first + rest + meta].reset_index(drop=True)
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def collect_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The timeseries of every ``ok`` run of the sweep (join with the table on ``run_id``)."""
+    folder = Path(sweep_dir)
+    rids = [r["run_id"] for r in read_design(folder)["runs"]]
+    return store_of(folder).timeseries(rids)
+
+
+def write_tables(
+    sweep_dir: str | os.PathLike[str], reused: Iterable[str] = (), timeseries: bool = True
+) -> pd.DataFrame:
+    """Build the table and write ``table.parquet``, ``table.csv`` and ``timeseries.parquet``,
+    each atomically; return the table."""
+    folder = Path(sweep_dir)
+    table = collect(folder, reused)
+    atomic_write(folder / TABLE, lambda p: table.to_parquet(p, index=False))
+    atomic_write(folder / TABLE_CSV, lambda p: table.to_csv(p, index=False))
+    if timeseries:
+        ts = collect_timeseries(folder)
+        atomic_write(folder / TIMESERIES, lambda p: ts.to_parquet(p, index=False))
+    return table
+
+
+def read_table(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """A sweep's table: its ``table.parquet`` when readable, else rebuilt from the store."""
+    folder = Path(sweep_dir)
+    path = folder / TABLE
+    if path.is_file():
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:
+            if not (folder / SWEEP_FILE).is_file():
+                raise StoreError(f"{path} is unreadable ({type(exc).__name__})") from None
+    return collect(folder)
+
+
+def read_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """A sweep's timeseries table, or None when the sweep stored none."""
+    folder = Path(sweep_dir)
+    path = folder / TIMESERIES
+    if path.is_file():
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:
+            raise StoreError(f"{path} is unreadable ({type(exc).__name__})") from None
+    if (folder / SWEEP_FILE).is_file():
+        ts = collect_timeseries(folder)
+        return ts if not ts.empty else None
+    return None
+
+
+# --- a single run's readable folder -------------------------------------------------------------------
+def write_run_folder(
     results_dir: str | os.PathLike[str],
-    cfg: OrgsimConfig,
+    rid: str,
+    config: dict[str, Any],
+    summary: dict[str, Any],
     timeseries: pd.DataFrame,
-    summary: dict[str, float],
-    meta: dict[str, Any],
     plot: bool = True,
 ) -> Path:
-    """Write a run folder atomically and return its final path.
+    """``runs/<run_id>/``: readable copies of one run (config, summary, timeseries, a plot),
+    written under a temporary name and renamed into place."""
+    import shutil
 
-    Everything goes into ``runs/.tmp-<id>-<random>/``; the marker is written last; the folder is
-    then renamed to ``runs/<id>/``. If another process finished the same run first, its folder
-    wins and ours is discarded (same config, same results).
-    """
-    rid = run_id(cfg)
-    final = run_path(results_dir, rid)
-    tmp = runs_dir(results_dir) / f".tmp-{rid}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
+    import yaml
+
+    final = Path(results_dir) / RUNS / rid
+    if final.is_dir():
+        shutil.rmtree(final, ignore_errors=True)
+    tmp = final.with_name(f".tmp-{rid}-{uuid.uuid4().hex[:8]}")
     try:
-        (tmp / "config.yaml").write_text(yaml.safe_dump(config_dict(cfg), sort_keys=False))
-        timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
-        (tmp / "meta.json").write_text(json.dumps({"run_id": rid, **meta}, indent=1))
-        names = list(RUN_FILES)
+        tmp.mkdir(parents=True)
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        timeseries.to_csv(tmp / "timeseries.csv", index=False)
         if plot:
             plot_performance(timeseries, tmp / "performance.png", title=f"run {rid}")
-            names.append("performance.png")
-        files = {n: {"size": (tmp / n).stat().st_size, "sha256": _sha256(tmp / n)} for n in names}
-        (tmp / MARKER).write_text(json.dumps({"run_id": rid, "files": files}, indent=1))
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not is_complete(final):
-                # a partial folder under the final name (copied by hand?): replace it
-                shutil.rmtree(final, ignore_errors=True)
-                os.rename(tmp, final)
+        os.replace(tmp, final)
+    except OSError as exc:
+        raise StoreError(f"cannot write {final}: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -185,7 +524,7 @@ def write_run(
 
 def plot_performance(ts: pd.DataFrame, path: Path, title: str = "") -> None:
     """A small performance-over-time plot, shocks marked. Drawn on a bare Agg ``Figure`` (no
-    pyplot, no layout engine): headless, thread-safe, and a few ms instead of ~100 ms."""
+    pyplot): headless, thread-safe, and a few ms."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -196,150 +535,6 @@ def plot_performance(ts: pd.DataFrame, path: Path, title: str = "") -> None:
     ax.plot(ts["step"], ts["performance"], lw=1.5)
     for step in ts.loc[ts["shock"] == 1, "step"]:
         ax.axvline(step, color="tab:red", lw=0.6, alpha=0.5)
-    ax.set(xlabel="step (week)", ylabel="performance", ylim=(0, 1.02), title=title)
+    ax.set(xlabel="step (week)", ylabel="performance (share of the optimum)", ylim=(0, 1.02))
+    ax.set_title(title)
     fig.savefig(path)
-
-
-def load_run(path: str | os.PathLike[str], verify: bool = True) -> dict[str, Any] | None:
-    """Config, summary and meta of a complete run folder, or None if it is not complete."""
-    folder = Path(path)
-    if not is_complete(folder, verify=verify):
-        return None
-    return {
-        "config": yaml.safe_load((folder / "config.yaml").read_text()),
-        "summary": json.loads((folder / "summary.json").read_text()),
-        "meta": json.loads((folder / "meta.json").read_text()),
-    }
-
-
-def load_timeseries(path: str | os.PathLike[str]) -> pd.DataFrame | None:
-    """The timeseries of a complete run folder, or None if it is not complete."""
-    folder = Path(path)
-    if not is_complete(folder):
-        return None
-    return pd.read_parquet(folder / "timeseries.parquet")
-
-
-def pointer_name(index: int = 0) -> str:
-    """A job's pointer file: ``orgsim_run.json`` for its first run, ``orgsim_run.<i>.json`` for
-    the i-th run of a job that runs a batch of replications."""
-    return POINTER if index == 0 else POINTER.replace(".json", f".{index}.json")
-
-
-def write_pointer(job_dir: str | os.PathLike[str], record: dict[str, Any], index: int = 0) -> Path:
-    """Write a sweep job's pointer (``orgsim_run.json``, or its ``index``-th) atomically."""
-    path = Path(job_dir) / pointer_name(index)
-    tmp = path.with_name(f".{POINTER}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    os.replace(tmp, path)
-    return path
-
-
-def read_pointers(sweep_dir: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
-    """``(job number, pointer)`` for every run of every job folder of a sweep, in job order
-    (and, within a job that ran a batch of replications, in replication order)."""
-    out = []
-    for path in Path(sweep_dir).glob("*/" + POINTER.replace(".json", "*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        job = int(path.parent.name) if path.parent.name.isdigit() else -1
-        index = path.name.removeprefix(POINTER.removesuffix(".json")).strip(".").split(".")[0]
-        out.append((job, int(index) if index.isdigit() else 0, record))
-    return [(job, record) for job, _, record in sorted(out, key=lambda item: item[:2])]
-
-
-def _unique(pointers: Iterable[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-    seen: set[str] = set()
-    out = []
-    for job, rec in pointers:
-        if rec.get("run_id") in seen:
-            continue
-        seen.add(rec.get("run_id", ""))
-        out.append((job, rec))
-    return out
-
-
-def _row(job: int, rec: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
-    """One table row from a pointer; the run folder is read only if complete."""
-    row: dict[str, Any] = {
-        "run_id": rec["run_id"],
-        "job": job,
-        "status": rec.get("status", "missing"),
-        "error": rec.get("error") or "",
-    }
-    row.update({k: rec.get("run", {}).get(k) for k in RUN_LEVEL_KEYS})
-    row.update(flatten(rec.get("config", {})))
-    folder = Path(rec["run_dir"]) if rec.get("run_dir") else None
-    if row["status"] != "ok":
-        return row, None
-    run = load_run(folder) if folder is not None else None
-    if run is None:
-        row["status"] = "missing"
-        row["error"] = f"run folder {folder} is missing, partial or corrupt: run the sweep again"
-        return row, None
-    row.update(flatten(run["config"]))
-    row.update(run["summary"])
-    meta = run["meta"]
-    row.update(
-        {
-            "meta.reused": bool(rec.get("reused", False)),
-            "meta.duration_s": meta.get("duration_s"),
-            "meta.host": meta.get("host", ""),
-            "meta.finished_at": meta.get("finished_at", ""),
-            "meta.slurm_job_id": meta.get("slurm_job_id") or "",
-            "meta.orgsim_version": meta.get("orgsim_version", ""),
-        }
-    )
-    return row, folder
-
-
-def _rows(sweep_dir: str | os.PathLike[str]) -> list[tuple[dict[str, Any], Path | None]]:
-    return [_row(job, rec) for job, rec in _unique(read_pointers(sweep_dir))]
-
-
-def _table(rows: list[tuple[dict[str, Any], Path | None]]) -> pd.DataFrame:
-    df = pd.DataFrame([row for row, _ in rows])
-    if df.empty:
-        return df
-    meta = [c for c in df.columns if c.startswith("meta.")]
-    return df[[c for c in df.columns if c not in meta] + meta].reset_index(drop=True)
-
-
-def _timeseries(rows: list[tuple[dict[str, Any], Path | None]]) -> pd.DataFrame:
-    frames = []
-    for row, folder in rows:
-        ts = load_timeseries(folder) if folder is not None else None
-        if ts is None:
-            continue
-        keys = {
-            k: v
-            for k, v in row.items()
-            if (k in ("run_id", *RUN_LEVEL_KEYS) or "." in k) and not k.startswith("meta.")
-        }
-        frames.append(pd.concat([pd.DataFrame([keys] * len(ts)), ts], axis=1))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def collect(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """The sweep's table: one row per run (see the module docstring for the columns)."""
-    return _table(_rows(sweep_dir))
-
-
-def collect_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """The timeseries of every ``ok`` run of a sweep as one table (run and config columns
-    first, then the timeseries columns)."""
-    return _timeseries(_rows(sweep_dir))
-
-
-def write_tables(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """Build and write ``table.parquet`` (+ ``table.csv``) and ``timeseries.parquet`` into the
-    sweep folder (each run folder read once); return the table."""
-    folder = Path(sweep_dir)
-    rows = _rows(folder)
-    table = _table(rows)
-    table.to_parquet(folder / TABLE, index=False)
-    table.to_csv(folder / "table.csv", index=False)
-    _timeseries(rows).to_parquet(folder / TIMESERIES, index=False)
-    return table

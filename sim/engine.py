@@ -1,0 +1,701 @@
+"""The experiment engine: one way to run any design, from the command line or from Python.
+
+::
+
+    design (sim.design)  ->  plan: skip what the store has, group the rest into chunks
+                         ->  launch: one job per chunk (a Hydra launcher, or in-process)
+                         ->  each job runs its chunk in-process and commits one store part
+                         ->  finish: the sweep's table, a comparison, an honest exit code
+
+``orgsim -m ...`` reaches :func:`hydra_sweep` through the orgsim Hydra sweeper (the default
+sweeper, ``hydra_plugins/orgsim_sweeper``): the launcher is whatever Hydra is configured with
+(joblib on a laptop, submitit on Slurm), and a job is one chunk, never one run. The Python API,
+:func:`sweep`, expands the very same overrides with the very same code and runs the chunks in
+this process (``jobs=1``) or on a joblib pool: same seeds, same run ids, same store, same table.
+``orgsim`` without ``-m`` runs one design of one run (:func:`run_single`).
+
+Why chunks: a Hydra job costs a composition (~0.2 s) and a process hop, more than a short run,
+so one job per run spent most of a sweep's time on overhead. A chunk is sized to take seconds to
+a minute, with several chunks per worker so that the workers finish together.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim import store
+from sim.design import Design, config_of, expand, nested
+from sim.provenance import code_fingerprint, git_state, orgsim_version
+
+FAIL_HOOK = "ORGSIM_FAIL_ON_SEED"
+SHOWN_OUTCOMES = ("mean_performance", "final_performance", "time_to_90", "total_adoptions")
+#: estimated seconds per run: a fixed part plus a part per agent-step (measured on this machine
+#: kind; only the chunks' relative sizes depend on it)
+RUN_FIXED_S, AGENT_STEP_S = 0.008, 1.0e-5
+CHUNK_TARGET_S, CHUNK_MIN_S, CHUNKS_PER_WORKER = 30.0, 3.0, 3
+
+
+# --- planning -----------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """A sweep ready to launch: its folder, its design, what the store has, the chunk files."""
+
+    sweep_dir: Path
+    design: Design
+    results_dir: Path
+    reused: set[str]
+    chunks: list[Path]
+    pending: int
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def total(self) -> int:
+        return len(self.design.runs)
+
+
+def estimate_s(settings: dict[str, Any]) -> float:
+    """A run's estimated cost, for sizing chunks."""
+    steps = settings["steps"]
+    agents = settings["org.employees"] + settings["org.partners"]
+    return RUN_FIXED_S + AGENT_STEP_S * steps * agents
+
+
+def split(costs: Sequence[float], workers: int, chunk_size: int = 0) -> list[list[int]]:
+    """Group runs (by index) into chunks: ``chunk_size`` runs each, or (0) sized by estimated
+    cost so that each takes from a few seconds to ~30 s and the workers get whole rounds.
+
+    Runs are dealt out by estimated cost, largest first, each to the chunk with the least work
+    so far: chunks come out balanced, and runs of different cost (planning and incremental,
+    small and large organisations) are mixed in every chunk even where the estimate is off.
+    """
+    n = len(costs)
+    if n == 0:
+        return []
+    if chunk_size:
+        wanted = math.ceil(n / chunk_size)
+    else:
+        total = float(sum(costs))
+        wanted = max(
+            math.ceil(total / CHUNK_TARGET_S),
+            min(CHUNKS_PER_WORKER * max(1, workers), math.ceil(total / CHUNK_MIN_S)),
+        )
+        if wanted > 1 and workers > 1:  # whole rounds: no worker idles during a last chunk
+            wanted = math.ceil(wanted / workers) * workers
+    wanted = max(1, min(n, wanted))
+    import heapq
+
+    heap = [(0.0, i) for i in range(wanted)]
+    members: list[list[int]] = [[] for _ in range(wanted)]
+    for index in sorted(range(n), key=lambda i: (-costs[i], i)):
+        load, chunk = heapq.heappop(heap)
+        if chunk_size and len(members[chunk]) >= chunk_size:  # full: next least-loaded
+            spare = [(ld, c) for ld, c in heap if len(members[c]) < chunk_size]
+            heapq.heappush(heap, (load, chunk))
+            load, chunk = min(spare)
+            heap.remove((load, chunk))
+            heapq.heapify(heap)
+        members[chunk].append(index)
+        heapq.heappush(heap, (load + costs[index], chunk))
+    return [sorted(m) for m in members if m]
+
+
+def plan(
+    design: Design,
+    results_dir: str | os.PathLike[str],
+    workers: int = 1,
+    chunk_size: int = 0,
+    timeseries: bool = True,
+    launcher: str = "in-process",
+    command: str = "",
+) -> Plan:
+    """Create the sweep folder, record the design, find what the store already has, and write
+    one chunk file per job for the rest."""
+    results = Path(results_dir).resolve()
+    the_store = store.Store(results)
+    the_store.clean_stale()
+    rids = [r.run_id for r in design.runs]
+    reused = the_store.done(rids, need_timeseries=timeseries)
+    sweep_dir = store.new_sweep_dir(results, design.experiment)
+    base = design.run_settings["base"]
+    describe = design.describe()
+    describe.update(
+        runner="orgsim engine",
+        launcher=launcher,
+        workers=workers,
+        cpu_count=os.cpu_count(),
+        command=command,
+        orgsim_version=orgsim_version(),
+        timeseries=timeseries,
+        **git_state(),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    record = {
+        **describe,
+        "store": os.path.relpath(results, sweep_dir),
+        "base_settings": base,
+        "runs": [{"run_id": r.run_id, **r.labels, "settings": r.settings} for r in design.runs],
+    }
+    store.write_json(sweep_dir / store.SWEEP_FILE, record)
+    todo, seen = [], set()
+    for run in design.runs:
+        if run.run_id not in reused and run.run_id not in seen:
+            seen.add(run.run_id)
+            todo.append(run)
+    costs = [estimate_s({**base, **r.settings}) for r in todo]
+    chunk_dir = sweep_dir / store.CHUNKS
+    chunks = []
+    if todo:
+        chunk_dir.mkdir()
+    for index, members in enumerate(split(costs, workers, chunk_size)):
+        path = chunk_dir / f"chunk-{index:05d}.json"
+        store.write_json(
+            path,
+            {
+                "results_dir": str(results),
+                "fingerprint": design.fingerprint,
+                "timeseries": timeseries,
+                "parent_pid": os.getpid(),
+                "base": base,
+                "runs": [{"run_id": todo[i].run_id, "settings": todo[i].settings} for i in members],
+            },
+        )
+        chunks.append(path)
+    return Plan(sweep_dir, design, results, reused, chunks, len(todo))
+
+
+# --- running ------------------------------------------------------------------------------------
+def _test_hook(flat: dict[str, Any]) -> None:
+    """Test hook, not a setting: ``ORGSIM_FAIL_ON_SEED=S`` makes runs with seed S raise."""
+    value = os.environ.get(FAIL_HOOK, "").strip()
+    if value and int(value) == flat["seed"]:
+        raise RuntimeError(f"failed on purpose: {FAIL_HOOK}={value} (test hook)")
+
+
+def compute(
+    rid: str,
+    flat: dict[str, Any],
+    timeseries: bool = True,
+    progress: Callable[[], Any] | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Run one model; never raises for a failing model. Returns its store row and timeseries."""
+    import logging
+
+    from sim.model import InnovationModel
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    row: dict[str, Any] = {"run_id": rid, "status": "ok", "error": ""}
+    row.update(store.flatten(nested(flat)))
+    ts = None
+    try:
+        _test_hook(flat)
+        model = InnovationModel(config_of(flat)).run(progress=progress)
+        row.update(model.summary())
+        if timeseries:
+            ts = model.timeseries()
+            ts.insert(0, "run_id", rid)
+    except Exception as exc:  # a failing run is recorded; the others go on
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        row["meta.traceback"] = traceback.format_exc()[-4000:]
+    row.update(
+        {
+            "meta.duration_s": round(time.perf_counter() - started, 4),
+            "meta.finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "meta.host": socket.gethostname(),
+            "meta.pid": os.getpid(),
+            "meta.slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+            "meta.code_fingerprint": code_fingerprint(),
+            "meta.orgsim_version": orgsim_version(),
+            **{f"meta.{k}": v for k, v in git_state().items()},
+        }
+    )
+    return row, ts
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker process: exit when the process that started us is gone, so that killing a
+    sweep's main process does not leave its workers computing for minutes."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="orgsim-parent-watch", daemon=True).start()
+
+
+def _cpus() -> int:
+    """CPUs a chunk job may use: its Slurm allocation's; else one (the launcher parallelises)."""
+    try:
+        return max(1, int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
+    except ValueError:
+        return 1
+
+
+def _compute_many(
+    runs: list[tuple[str, dict[str, Any]]], timeseries: bool
+) -> list[tuple[dict[str, Any], pd.DataFrame | None]]:
+    return [compute(rid, flat, timeseries) for rid, flat in runs]
+
+
+def run_chunk(chunk: dict[str, Any]) -> dict[str, int]:
+    """Run a chunk in this process (on every CPU of a Slurm allocation) and commit one part."""
+    if chunk["fingerprint"] != code_fingerprint():
+        raise RuntimeError(
+            "the model's code changed after the sweep was planned: run the sweep again"
+        )
+    runs = [(r["run_id"], {**chunk["base"], **r["settings"]}) for r in chunk["runs"]]
+    cpus = min(_cpus(), len(runs))
+    if cpus > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        parts = [runs[i::cpus] for i in range(cpus)]
+        with ProcessPoolExecutor(cpus) as pool:
+            outs = list(pool.map(_compute_many, parts, [chunk["timeseries"]] * cpus))
+        order = {rid: i for i, (rid, _) in enumerate(runs)}
+        results = sorted((r for out in outs for r in out), key=lambda r: order[r[0]["run_id"]])
+    else:
+        results = _compute_many(runs, chunk["timeseries"])
+    rows = [row for row, _ in results]
+    series = [ts for _, ts in results if ts is not None]
+    ts = pd.concat(series, ignore_index=True) if series else None
+    store.Store(chunk["results_dir"]).write_part(rows, ts)
+    failed = sum(row["status"] != "ok" for row in rows)
+    return {"runs": len(rows), "failed": failed}
+
+
+def run_chunk_file(path: str | os.PathLike[str]) -> dict[str, int]:
+    """A sweep job: read its chunk file and run it (in a worker, die with the sweep)."""
+    chunk = json.loads(Path(path).read_text())
+    if chunk.get("parent_pid") not in (None, os.getpid()) and not os.environ.get("SLURM_JOB_ID"):
+        _watch_parent(os.getppid())
+    return run_chunk(chunk)
+
+
+# --- progress -----------------------------------------------------------------------------------
+class Progress:
+    """One bar for the sweep (runs done of total, failures, ETA), fed by the store: a thread
+    watches the parts the jobs commit, so it works under any launcher, Slurm included."""
+
+    def __init__(self, plan: Plan, enabled: bool = True) -> None:
+        from tqdm import tqdm
+
+        self.plan = plan
+        self.wanted = {r.run_id for r in plan.design.runs} - plan.reused
+        self.seen_parts = {p.name for p in store.Store(plan.results_dir).parts()}
+        self.failed = 0
+        self.bar = tqdm(
+            total=plan.total,
+            initial=plan.total - len(self.wanted) if self.wanted else plan.total,
+            unit="run",
+            desc=plan.design.experiment if plan.design.experiment != "none" else "sweep",
+            file=sys.stderr,
+            disable=not enabled,
+            dynamic_ncols=True,
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.poll()
+        self.bar.close()
+
+    def poll(self) -> None:
+        folder = store.Store(self.plan.results_dir).parts_dir
+        if not folder.is_dir():
+            return
+        for path in folder.glob("[!.]*.json"):
+            if path.stem in self.seen_parts:
+                continue
+            self.seen_parts.add(path.stem)
+            try:
+                runs = json.loads(path.read_text()).get("runs", {})
+            except (OSError, ValueError):
+                continue
+            mine = [r for r in runs if r in self.wanted]
+            self.wanted.difference_update(mine)
+            self.failed += sum(runs[r][0] != "ok" for r in mine)
+            if mine:
+                self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+                self.bar.update(len(mine))
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            self.poll()
+
+
+# --- finishing ------------------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    """What a sweep produced: its folder, its table, and how many runs did not succeed."""
+
+    sweep_dir: Path
+    table: pd.DataFrame
+    reused: int
+    computed: int
+    wall_s: float
+
+    @property
+    def failed(self) -> int:
+        return int((self.table["status"] == "failed").sum()) if len(self.table) else 0
+
+    @property
+    def missing(self) -> int:
+        return int((self.table["status"] == "missing").sum()) if len(self.table) else 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed or self.missing else 0
+
+
+def finish(the_plan: Plan, timeseries: bool = True) -> SweepResult:
+    """Write the sweep's tables (atomically) and its wall time; return the result."""
+    wall = time.perf_counter() - the_plan.started
+    table = store.write_tables(the_plan.sweep_dir, the_plan.reused, timeseries=timeseries)
+    record = store.read_design(the_plan.sweep_dir)
+    record.update(
+        wall_time_s=round(wall, 2), finished_at=datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    store.write_json(the_plan.sweep_dir / store.SWEEP_FILE, record)
+    return SweepResult(the_plan.sweep_dir, table, len(the_plan.reused), the_plan.pending, wall)
+
+
+def comparison(table: pd.DataFrame) -> str:
+    """A readable comparison of a sweep's arms: the settings that vary (seeds and
+    replications aside), with n per arm and mean ± sd of the main outcomes."""
+    if table.empty:
+        return "no runs"
+    counts = table["status"].value_counts().to_dict()
+    head = f"{len(table)} runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    if "meta.reused" in table:
+        head += f" ({int(table['meta.reused'].fillna(False).astype(bool).sum())} reused)"
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        return head
+    shown = [c for c in store.factor_columns(ok) if not c.startswith("x.")]
+    outcomes = [c for c in SHOWN_OUTCOMES if c in ok.columns]
+    if not shown or len(ok.groupby(shown, dropna=False)) > 40:
+        agg = ok[outcomes].agg(["mean", "std"]).T
+        return f"{head}\n{agg.to_string(float_format=lambda x: f'{x:.3f}')}"
+    groups = ok.groupby(shown, dropna=False)
+    agg = pd.DataFrame({"n": groups.size()})
+    for col in outcomes:
+        mean, sd = groups[col].mean(), groups[col].std()
+        agg[col] = [
+            f"{m:.3f} ± {d:.3f}" if d == d else f"{m:.3f}" for m, d in zip(mean, sd, strict=True)
+        ]
+    agg = agg.loc[groups["mean_performance"].mean().sort_values(ascending=False).index]
+    return f"{head} (mean ± sd over runs; best first)\n{agg.to_string()}"
+
+
+def report_lines(result: SweepResult) -> list[str]:
+    """What the end of a sweep prints: the comparison, where the table is, what went wrong."""
+    lines = [comparison(result.table), f"sweep table: {result.sweep_dir / store.TABLE}"]
+    if (result.sweep_dir / store.TIMESERIES).is_file():
+        lines.append(f"all timeseries: {result.sweep_dir / store.TIMESERIES}")
+    bad = result.table[result.table["status"] != "ok"]
+    for status in ("failed", "missing"):
+        sub = bad[bad["status"] == status]
+        if len(sub):
+            first = sub["error"].iloc[0]
+            lines.append(f"{len(sub)} of {len(result.table)} runs {status} (first: {first})")
+    return lines
+
+
+# --- the Python API -------------------------------------------------------------------------------
+def design_from_overrides(overrides: Sequence[str]) -> Design:
+    """The design a command line asks for: sweeps (``a,b``, ``range``) in ``overrides`` and
+    the experiment's own ``hydra.sweeper.params`` and ``hydra.sweeper.sample``."""
+    from sim.design import _parse, compose
+
+    parsed = _parse(overrides)
+    sweeps = {
+        o.key_or_group: o.input_line.split("=", 1)[1] for o in parsed if o.is_sweep_override()
+    }
+    base = [o.input_line for o in parsed if not o.is_sweep_override()]
+    head = compose([o for o in base], with_hydra=True)
+    sweeper = head.hydra.sweeper
+    params = {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
+    params.update(sweeps)
+    sample = sweeper.get("sample")
+    sample_spec = None
+    if sample:
+        from omegaconf import OmegaConf
+
+        sample_spec = OmegaConf.to_container(sample, resolve=True)
+    return expand(base, params, sample_spec)
+
+
+def sweep(
+    overrides: Sequence[str] = (),
+    results_dir: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+    progress: bool = False,
+    chunk_size: int | None = None,
+    timeseries: bool | None = None,
+) -> SweepResult:
+    """Run a sweep from Python, exactly as ``orgsim -m *overrides`` would (same design, seeds,
+    run ids, store and table); chunks run in this process (``jobs=1``) or on a joblib pool.
+
+    ``overrides`` use the command line's syntax: ``["experiment=strategy_vs_wickedness_quick"]``,
+    ``["strategy=incremental,planning", "replications=5"]``. Raises :class:`ConfigError`.
+    """
+    design = design_from_overrides(overrides)
+    settings = design.run_settings
+    the_plan = plan(
+        design,
+        results_dir or settings["results_dir"],
+        workers=jobs,
+        chunk_size=settings["chunk_size"] if chunk_size is None else chunk_size,
+        timeseries=settings["timeseries"] if timeseries is None else timeseries,
+        launcher="in-process" if jobs == 1 else "joblib (sim.sweep)",
+        command=f"sim.sweep({list(overrides)!r}, jobs={jobs})",
+    )
+    with Progress(the_plan, enabled=progress):
+        if jobs == 1 or len(the_plan.chunks) <= 1:
+            for path in the_plan.chunks:
+                run_chunk(json.loads(path.read_text()))
+        else:
+            from joblib import Parallel, delayed
+
+            chunks = [json.loads(p.read_text()) for p in the_plan.chunks]
+            Parallel(n_jobs=jobs)(delayed(run_chunk)(c) for c in chunks)
+    return finish(the_plan, timeseries=the_plan_timeseries(the_plan))
+
+
+def the_plan_timeseries(the_plan: Plan) -> bool:
+    return bool(store.read_design(the_plan.sweep_dir).get("timeseries", True))
+
+
+def run_single(
+    flat: dict[str, Any],
+    results_dir: str | os.PathLike[str],
+    plot: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """One run (``orgsim`` without ``-m``): reuse it from the store or compute it, commit it,
+    and write its readable folder. Returns a record for :func:`single_run_report`."""
+    from sim.design import run_id
+
+    fingerprint = code_fingerprint()
+    rid = run_id(flat, fingerprint)
+    the_store = store.Store(results_dir)
+    reused = rid in the_store.done([rid], need_timeseries=True)
+    if reused:
+        row = the_store.records([rid]).iloc[0].to_dict()
+        ts = the_store.timeseries([rid]).drop(columns="run_id")
+    else:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=flat["steps"], desc=f"run {rid[:8]}", unit="step", file=sys.stderr)
+        try:
+            row, ts_full = compute(rid, flat, True, bar.update if bar else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        the_store.write_part([row], ts_full)
+        ts = ts_full.drop(columns="run_id") if ts_full is not None else None
+    record = {
+        "run_id": rid,
+        "status": row["status"],
+        "error": row.get("error") or "",
+        "reused": reused,
+        "config": nested(flat),
+        "run_dir": "",
+    }
+    if row["status"] == "ok" and ts is not None:
+        from sim.metrics import SUMMARY_FIELDS
+
+        summary = {k: row[k] for k in SUMMARY_FIELDS if k in row}
+        summary.update({k: row[k] for k in row if str(k).startswith("mean_satisfaction_g")})
+        record["summary"] = summary
+        folder = store.write_run_folder(results_dir, rid, nested(flat), summary, ts, plot=plot)
+        record["run_dir"] = str(folder)
+    return record
+
+
+def single_run_report(record: dict[str, Any]) -> str:
+    """The short table printed at the end of a single run."""
+    lines = [f"orgsim run {record['run_id']}"]
+    if record["status"] != "ok":
+        lines.append(f"  FAILED: {record['error']}")
+        return "\n".join(lines)
+    how = "reused from the store (not recomputed)" if record["reused"] else "computed"
+    lines.append(f"  {how}: {record['run_dir']}")
+    cfg = record["config"]
+    lines.append(
+        f"  problem={cfg['problem']['name']} org={cfg['org']['name']} "
+        f"strategy={cfg['strategy']['name']} levers={cfg['levers']['name']} "
+        f"steps={cfg['steps']} seed={cfg['seed']} replication={cfg['replication']}"
+    )
+    summary = record.get("summary", {})
+    width = max(len(k) for k in summary) if summary else 0
+    for key, value in summary.items():
+        lines.append(f"  {key:<{width}}  {value:.4g}")
+    return "\n".join(lines)
+
+
+# --- the command line (through the orgsim Hydra sweeper) -------------------------------------------
+def _workers(launcher_cfg: Any) -> int:
+    target = str(launcher_cfg.get("_target_", ""))
+    if "joblib" in target.lower():
+        n = int(launcher_cfg.get("n_jobs", -1) or -1)
+        return os.cpu_count() or 1 if n < 0 else max(1, n)
+    if "submitit" in target.lower():
+        return int(launcher_cfg.get("array_parallelism", 0) or 0) or (os.cpu_count() or 1)
+    return 1
+
+
+def _warm_worker() -> int:
+    """Import what a chunk job needs, in a joblib worker, while the parent expands the design."""
+    import hydra.core.utils  # noqa: F401
+
+    import sim.model  # noqa: F401
+
+    code_fingerprint()
+    git_state()
+    return os.getpid()
+
+
+class WarmPool:
+    """Start the joblib launcher's worker processes early (loky reuses them), so that their
+    start-up (Python, Mesa, Hydra: ~1 s) overlaps the parent's expansion of the design."""
+
+    def __init__(self, launcher: Any, launcher_cfg: Any) -> None:
+        self.thread: threading.Thread | None = None
+        target = str(launcher_cfg.get("_target_", "")).lower()
+        self.workers = _workers(launcher_cfg) if "joblib" in target else 1
+        self.joblib_cfg = dict(getattr(launcher, "joblib", None) or {})
+        if self.workers > 1 and self.joblib_cfg:
+            self.thread = threading.Thread(target=self._warm, daemon=True)
+            self.thread.start()
+
+    def _warm(self) -> None:
+        from joblib import Parallel, delayed
+
+        try:  # the launcher's own joblib settings, so that loky reuses these very workers
+            from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+
+            cfg = {**self.joblib_cfg, "backend": "loky"}
+            process_joblib_cfg(cfg)
+            Parallel(**cfg)(delayed(_warm_worker)() for _ in range(self.workers))
+        except Exception:  # a failed warm-up only costs the time it would have saved
+            pass
+
+    def ready(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    def discard(self) -> None:
+        """Nothing to launch: stop the warm workers at once."""
+        if self.thread is None:
+            return
+        self.thread.join()
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=False, kill_workers=True)
+
+
+def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
+    """The orgsim sweeper's body: expand and validate the design here, in the parent, then
+    launch one Hydra job per chunk; every job runs :func:`run_chunk_file`."""
+    from omegaconf import OmegaConf, open_dict
+
+    from sim.design import _parse, run_config
+
+    config = sweeper.config
+    parsed = _parse(arguments)
+    sweeps = {
+        o.key_or_group: o.input_line.split("=", 1)[1] for o in parsed if o.is_sweep_override()
+    }
+    base = [o.input_line for o in parsed if not o.is_sweep_override()]
+    params = {str(k): str(v) for k, v in (sweeper.params or {}).items()}
+    params.update(sweeps)
+    sample = sweeper.sample
+    if sample is not None and not isinstance(sample, dict):
+        sample = OmegaConf.to_container(sample, resolve=True)
+    primary = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+    run = run_config(primary)
+    # an empty store means every run is to be computed: start the workers now, so that their
+    # start-up overlaps the expansion (with runs in the store, only once the plan says so)
+    fresh = not store.Store(run.results_dir).parts_dir.is_dir()
+    warm = WarmPool(sweeper.launcher, config.hydra.launcher) if fresh else None
+    try:
+        choices = dict(config.hydra.runtime.choices)
+        design = expand(base, params, sample, primary=(primary, choices))
+        the_plan = plan(
+            design,
+            run.results_dir,
+            workers=_workers(config.hydra.launcher),
+            chunk_size=run.chunk_size,
+            timeseries=run.timeseries,
+            launcher=str(config.hydra.runtime.choices.get("hydra/launcher", "?")),
+            command=" ".join(["orgsim", "-m", *arguments]),
+        )
+    except BaseException:
+        if warm is not None:
+            warm.discard()
+        raise
+    if warm is None and the_plan.chunks:
+        warm = WarmPool(sweeper.launcher, config.hydra.launcher)
+    print(
+        f"orgsim: sweep of {the_plan.total} runs ({len(the_plan.reused)} already in the store, "
+        f"{the_plan.pending} to run in {len(the_plan.chunks)} jobs): {the_plan.sweep_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
+    with open_dict(config):
+        config.hydra.sweep.dir = str(the_plan.sweep_dir)
+        config.hydra.sweep.subdir = "."
+    jobs = [[f"chunk={path}", f"hydra.sweep.dir={the_plan.sweep_dir}"] for path in the_plan.chunks]
+    launch_error = ""
+    if not jobs and warm is not None:
+        warm.discard()
+    elif warm is not None:
+        warm.ready()
+    if jobs:
+        with Progress(the_plan, enabled=run.progress):
+            try:
+                returns = sweeper.launcher.launch(jobs, initial_job_idx=0)
+                for r in returns:
+                    try:
+                        _ = r.return_value
+                    except Exception as exc:  # a job that died: its runs are missing
+                        launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            except Exception as exc:
+                launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    result = finish(the_plan, timeseries=run.timeseries)
+    for line in report_lines(result):
+        print(line, flush=True)
+    if launch_error:
+        print(f"orgsim: a sweep job failed: {launch_error}", file=sys.stderr)
+    if result.exit_code:
+        print(
+            f"orgsim: {result.failed} failed and {result.missing} missing of "
+            f"{len(result.table)} runs; run the same command again to retry them",
+            file=sys.stderr,
+        )
+    return result
