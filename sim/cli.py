@@ -141,6 +141,7 @@ def prepare(argv: Sequence[str]) -> _Prepared:
     finally:
         GlobalHydra.instance().clear()
     results_dir = Path(str(run.results_dir)).expanduser().resolve()
+    check_writable(results_dir)
     final = [a for a in overrides if not a.lstrip("+").startswith("results_dir=")]
     final.append(f"results_dir={results_dir}")
     keys = {o.key_or_group for o in parsed}
@@ -151,6 +152,27 @@ def prepare(argv: Sequence[str]) -> _Prepared:
     if multirun:
         out_flags.insert(0, "--multirun")
     return _Prepared(out_flags + final, multirun=multirun, jobs=0)
+
+
+def check_writable(folder: Path) -> None:
+    """``results_dir`` must be a folder we can write into (or create): checked by creating and
+    removing a temporary file in it or its nearest existing parent, so nothing is left."""
+    import tempfile
+
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    problem = ""
+    if not probe.is_dir():
+        problem = f"{probe} is not a folder"
+    else:
+        try:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as exc:
+            problem = f"{probe} is not writable ({exc.strerror or exc})"
+    if problem:
+        raise ConfigError(f"results_dir={folder}: {problem}; choose a writable folder")
 
 
 #: the exit code of the last command (set by the task or the sweeper's result)

@@ -418,6 +418,7 @@ def expand(
     """Expand and validate a design: ``base`` overrides for every run, a grid (key -> Hydra
     sweep string), an optional sample spec; replications from the composed config."""
     from sim.provenance import code_fingerprint
+    from sim.store import run_id as content_address
 
     fingerprint = fingerprint or code_fingerprint()
     base_parsed = _parse(base)
@@ -460,11 +461,23 @@ def expand(
                 labels.update({"design": method, "sample": index})
                 labels.update({f"x.{k}": v for k, v in raw.items()})
                 config_of(point)  # a sampled point must be a valid config (e.g. k < n)
+            # per run only the seed and the replication change: coerce, nest and diff the
+            # point once (the id is the same as run_id(flat) -- a test holds the two equal)
+            tree = nested(point)
+            diff = {
+                k: v
+                for k, v in point.items()
+                if base_flat.get(k) != v and k not in ("seed", "replication")
+            }
             for seed in seed_values:
                 for replication in replication_values:
-                    flat = {**point, "seed": seed, "replication": replication}
-                    settings = {k: v for k, v in flat.items() if base_flat.get(k) != v}
-                    runs.append(Run(run_id(flat, fingerprint), labels, settings))
+                    tree["seed"], tree["replication"] = seed, replication
+                    settings = dict(diff)
+                    if base_flat.get("seed") != seed:
+                        settings["seed"] = seed
+                    if base_flat.get("replication") != replication:
+                        settings["replication"] = replication
+                    runs.append(Run(content_address(tree, fingerprint), labels, settings))
     if not runs:
         raise ConfigError("the sweep has no runs")
     return Design(
