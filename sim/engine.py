@@ -74,7 +74,9 @@ def estimate_s(settings: dict[str, Any]) -> float:
     return RUN_FIXED_S + AGENT_STEP_S * steps * agents
 
 
-def split(costs: Sequence[float], workers: int, chunk_size: int = 0) -> list[list[int]]:
+def split(
+    costs: Sequence[float], workers: int, chunk_size: int = 0, cpus_per_job: int = 1
+) -> list[list[int]]:
     """Group runs (by index) into chunks: ``chunk_size`` runs each, or (0) sized by estimated
     cost so that each takes from a few seconds to ~30 s and the workers get whole rounds.
 
@@ -88,12 +90,12 @@ def split(costs: Sequence[float], workers: int, chunk_size: int = 0) -> list[lis
     if chunk_size:
         wanted = math.ceil(n / chunk_size)
     else:
-        total = float(sum(costs))
+        total = float(sum(costs)) / max(1, cpus_per_job)  # a job runs cpus_per_job at once
         wanted = max(
             math.ceil(total / CHUNK_TARGET_S),
             min(CHUNKS_PER_WORKER * max(1, workers), math.ceil(total / CHUNK_MIN_S)),
         )
-        if wanted > 1 and workers > 1:  # whole rounds: no worker idles during a last chunk
+        if wanted > workers > 1:  # whole rounds: no worker idles during a last chunk
             wanted = math.ceil(wanted / workers) * workers
     wanted = max(1, min(n, wanted))
     import heapq
@@ -121,6 +123,7 @@ def plan(
     timeseries: bool = True,
     launcher: str = "in-process",
     command: str = "",
+    cpus_per_job: int = 1,
 ) -> Plan:
     """Create the sweep folder, record the design, find what the store already has, and write
     one chunk file per job for the rest."""
@@ -160,7 +163,7 @@ def plan(
     chunks = []
     if todo:
         chunk_dir.mkdir()
-    for index, members in enumerate(split(costs, workers, chunk_size)):
+    for index, members in enumerate(split(costs, workers, chunk_size, cpus_per_job)):
         path = chunk_dir / f"chunk-{index:05d}.json"
         store.write_json(
             path,
@@ -653,6 +656,7 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
             chunk_size=run.chunk_size,
             timeseries=run.timeseries,
             launcher=str(config.hydra.runtime.choices.get("hydra/launcher", "?")),
+            cpus_per_job=int(config.hydra.launcher.get("cpus_per_task", 1) or 1),
             command=" ".join(["orgsim", "-m", *arguments]),
         )
     except BaseException:
@@ -663,14 +667,20 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
         warm = WarmPool(sweeper.launcher, config.hydra.launcher)
     print(
         f"orgsim: sweep of {the_plan.total} runs ({len(the_plan.reused)} already in the store, "
-        f"{the_plan.pending} to run in {len(the_plan.chunks)} jobs): {the_plan.sweep_dir}",
+        f"{the_plan.pending} to run in {len(the_plan.chunks)} "
+        f"job{'s' if len(the_plan.chunks) != 1 else ''}): {the_plan.sweep_dir}",
         file=sys.stderr,
         flush=True,
     )
     with open_dict(config):
         config.hydra.sweep.dir = str(the_plan.sweep_dir)
         config.hydra.sweep.subdir = "."
-    jobs = [[f"chunk={path}", f"hydra.sweep.dir={the_plan.sweep_dir}"] for path in the_plan.chunks]
+    # a job composes the same fixed overrides as this process (so that the experiment and any
+    # hydra.sweeper.* override compose there too), plus its chunk; it reads its runs from there
+    jobs = [
+        [*base, f"chunk={path}", f"hydra.sweep.dir={the_plan.sweep_dir}"]
+        for path in the_plan.chunks
+    ]
     launch_error = ""
     if not jobs and warm is not None:
         warm.discard()

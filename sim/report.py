@@ -708,12 +708,16 @@ def report_sensitivity(sweep: Sweep, out: Path) -> Report:
         "managing, smarter working, co-creation), and how much to the wickedness of the problem? "
         "Design: Morris elementary-effects screening, then Sobol first-order (S1) and total (ST) "
         "indices from a Saltelli sample (SALib), every sample point run "
-        f"{salib.get('replications', 1)} time(s) on common seeds and averaged. Factors: "
+        f"{sweep.meta.get('replications', 1)} time(s) on common seeds and averaged. Factors: "
         + ", ".join(
             f"`{n}` in [{b[0]:g}, {b[1]:g}]"
-            for n, b in zip(problem["names"], problem["bounds"], strict=True)
+            for n, b in (
+                (n, salib.get("factors", {}).get(n, {}).get("bounds", b))
+                for n, b in zip(problem["names"], problem["bounds"], strict=True)
+            )
         )
-        + " (integer factors are floored)."
+        + " (integer factors are drawn on [low, high + 1) and floored, so every level is "
+        "equally likely)."
     )
     findings = []
     for outcome in ("mean_performance", "mean_engagement"):
@@ -838,7 +842,7 @@ def build_report(
     if notes:
         (out / "notes.md").write_text(Path(notes).read_text())
     builder = BUILDERS.get(sweep.name.removesuffix("_quick"), report_generic)
-    if builder is report_sensitivity and sweep.meta.get("kind") != "salib":
+    if builder is report_sensitivity and "salib" not in sweep.meta:
         builder = report_generic
     report = builder(sweep, out)
     (out / "sweep.json").write_text(
@@ -854,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Figures and a report (Markdown + HTML) of a sweep folder.",
     )
     ap.add_argument(
-        "sweep_dir", help="a sweep folder (from `orgsim -m` or `python -m sim.experiment`)"
+        "sweep_dir", help="a sweep folder (printed by `orgsim -m`, or sim.sweep(...).sweep_dir)"
     )
     ap.add_argument("--out", help="where to write the report (default SWEEP_DIR/report)")
     ap.add_argument(

@@ -417,9 +417,7 @@ def collect(sweep_dir: str | os.PathLike[str], reused: Iterable[str] = ()) -> pd
                 if key not in table:
                     table[key] = None
                 table.at[index, key] = value
-    reused_set = set(reused)
-    if "meta.reused" in table or reused_set:
-        table["meta.reused"] = table["run_id"].isin(reused_set)
+    table["meta.reused"] = table["run_id"].isin(set(reused))
     first = [c for c in (*ID_COLUMNS, *LABEL_COLUMNS) if c in table]
     meta = [c for c in table.columns if is_meta(c)]
     rest = [c for c in table.columns if c not in first and c not in meta]
