@@ -186,7 +186,7 @@ def _task(cfg: DictConfig) -> None:
     if cfg.get("chunk"):
         engine.run_chunk_file(str(cfg.chunk))
         return
-    from sim.design import flat_of
+    from sim.config import flat_of
 
     run = _check_run(cfg)
     record = engine.run_single(flat_of(run), run.results_dir, plot=run.plot, progress=run.progress)
@@ -217,9 +217,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     _EXIT["code"] = 0
     try:
         _hydra_app()
-    except StoreError as exc:
+    except StoreError as exc:  # the disk failed (full, removed): not the user's typing
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(1) from None
     if _EXIT["code"]:
         raise SystemExit(_EXIT["code"])
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,26 +43,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import (
     CONF_DIR,
+    FIELD_TYPES,
+    MODEL_GROUPS,
     ConfigError,
-    LeversConfig,
-    OrgConfig,
     OrgsimConfig,
-    ProblemConfig,
     RunConfig,
-    StrategyConfig,
+    config_of,
+    flat_of,
     friendly_error,
+    nested,
     register_schema,
-    validate,
 )
 
 GROUPS = {p.name for p in CONF_DIR.iterdir() if p.is_dir()} if CONF_DIR.is_dir() else set()
-MODEL_GROUPS = {
-    "problem": ProblemConfig,
-    "org": OrgConfig,
-    "levers": LeversConfig,
-    "strategy": StrategyConfig,
-}
-MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(OrgsimConfig))
 #: settings applied per run without composing (they only select random streams)
 PER_RUN = ("seed", "replication")
 SAMPLERS = ("sobol", "morris", "lhs")
@@ -108,85 +100,6 @@ class Design:
         if self.sample:
             out["salib"] = self.sample
         return out
-
-
-# --- configs as flat dicts ------------------------------------------------------------------------
-def _field_types() -> dict[str, str]:
-    types: dict[str, str] = {}
-    for f in dataclasses.fields(OrgsimConfig):
-        if f.name in MODEL_GROUPS:
-            for g in dataclasses.fields(MODEL_GROUPS[f.name]):
-                types[f"{f.name}.{g.name}"] = str(g.type)
-        else:
-            types[f.name] = str(f.type)
-    return types
-
-
-FIELD_TYPES = _field_types()
-
-
-def _coerce(key: str, value: Any) -> Any:
-    """A value as its schema type, so ``1`` and ``1.0`` give the same run id."""
-    kind = FIELD_TYPES.get(key)
-    if kind is None:
-        raise ConfigError(f"{key} is not a known setting (see `orgsim --help` or docs/ODD.md)")
-    if value is None:
-        if "None" in kind:
-            return None
-        raise ConfigError(f"{key}=null is not allowed: give a value")
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}={value!r} must be a number")
-        return float(value)
-    if kind.startswith("int"):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}={value!r} must be an integer")
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r} must be true or false")
-        return value
-    if kind.startswith("list"):
-        items = json.loads(value) if isinstance(value, str) else list(value)
-        return [int(v) if isinstance(v, float) and v.is_integer() else v for v in items]
-    return str(value)
-
-
-def nested(flat: dict[str, Any]) -> dict[str, Any]:
-    """A flat model config (dotted keys) as the nested dict a model is built from."""
-    out: dict[str, Any] = {g: {} for g in MODEL_GROUPS}
-    for key, value in flat.items():
-        value = _coerce(key, value)
-        if "." in key:
-            group, name = key.split(".", 1)
-            out[group][name] = value
-        else:
-            out[key] = value
-    return out
-
-
-def config_of(flat: dict[str, Any]) -> OrgsimConfig:
-    """A validated model config from its flat settings (one clear line for a mistake)."""
-    tree = nested(flat)
-    groups = {g: MODEL_GROUPS[g](**tree.pop(g)) for g in MODEL_GROUPS}
-    cfg = OrgsimConfig(**groups, **tree)
-    return validate(cfg)
-
-
-def flat_of(cfg: OrgsimConfig) -> dict[str, Any]:
-    """A model config's settings, flattened with dots, lists kept as lists."""
-    out: dict[str, Any] = {}
-    for name in MODEL_FIELDS:
-        value = getattr(cfg, name)
-        if dataclasses.is_dataclass(value):
-            for f in dataclasses.fields(value):
-                item = getattr(value, f.name)
-                out[f"{name}.{f.name}"] = list(item) if isinstance(item, list) else item
-        else:
-            out[name] = value
-    return out
 
 
 def run_id(flat: dict[str, Any], fingerprint: str) -> str:

@@ -38,7 +38,8 @@ from typing import Any
 import pandas as pd
 
 from sim import store
-from sim.design import Design, config_of, expand, nested
+from sim.config import config_of, nested
+from sim.design import Design, expand
 from sim.provenance import code_fingerprint, git_state, orgsim_version
 
 FAIL_HOOK = "ORGSIM_FAIL_ON_SEED"
@@ -229,15 +230,20 @@ def compute(
     return row, ts
 
 
+_WATCHING: set[int] = set()
+
+
 def _watch_parent(parent: int) -> None:
     """In a worker process: exit when the process that started us is gone, so that killing a
     sweep's main process does not leave its workers computing for minutes."""
+    if parent in _WATCHING:
+        return
+    _WATCHING.add(parent)
 
     def watch() -> None:
-        while True:
+        while os.getppid() == parent:
             time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(3)
+        os._exit(3)
 
     threading.Thread(target=watch, name="orgsim-parent-watch", daemon=True).start()
 
@@ -285,8 +291,9 @@ def run_chunk(chunk: dict[str, Any]) -> dict[str, int]:
 def run_chunk_file(path: str | os.PathLike[str]) -> dict[str, int]:
     """A sweep job: read its chunk file and run it (in a worker, die with the sweep)."""
     chunk = json.loads(Path(path).read_text())
-    if chunk.get("parent_pid") not in (None, os.getpid()) and not os.environ.get("SLURM_JOB_ID"):
-        _watch_parent(os.getppid())
+    parent = chunk.get("parent_pid")
+    if parent not in (None, os.getpid()) and not os.environ.get("SLURM_JOB_ID"):
+        _watch_parent(parent)  # a joblib worker: the sweep's main process is our parent
     return run_chunk(chunk)
 
 
@@ -333,9 +340,12 @@ class Progress:
                 continue
             self.seen_parts.add(path.stem)
             try:
-                runs = json.loads(path.read_text()).get("runs", {})
+                manifest = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
+            runs = manifest.get("runs") if isinstance(manifest, dict) else None
+            if not isinstance(runs, dict):
+                continue  # not a part (the store ignores it too)
             mine = [r for r in runs if r in self.wanted]
             self.wanted.difference_update(mine)
             self.failed += sum(runs[r][0] != "ok" for r in mine)
@@ -572,12 +582,13 @@ def _workers(launcher_cfg: Any) -> int:
     return 1
 
 
-def _warm_worker() -> int:
+def _warm_worker(parent: int) -> int:
     """Import what a chunk job needs, in a joblib worker, while the parent expands the design."""
     import hydra.core.utils  # noqa: F401
 
     import sim.model  # noqa: F401
 
+    _watch_parent(parent)  # a warm worker dies with the sweep, even before any chunk
     code_fingerprint()
     git_state()
     return os.getpid()
@@ -604,7 +615,8 @@ class WarmPool:
 
             cfg = {**self.joblib_cfg, "backend": "loky"}
             process_joblib_cfg(cfg)
-            Parallel(**cfg)(delayed(_warm_worker)() for _ in range(self.workers))
+            parent = os.getpid()
+            Parallel(**cfg)(delayed(_warm_worker)(parent) for _ in range(self.workers))
         except Exception:  # a failed warm-up only costs the time it would have saved
             pass
 

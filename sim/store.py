@@ -330,24 +330,39 @@ class Store:
         return part
 
     def clean_stale(self, max_age_s: float = STALE_TMP_S) -> int:
-        """Remove temporary files left by killed jobs (older than ``max_age_s``)."""
-        removed = 0
-        now = time.time()
-        for folder in (self.parts_dir, self.results_dir / RUNS):
-            if not folder.is_dir():
-                continue
-            for path in folder.glob(".tmp-*"):
-                try:
-                    if now - path.stat().st_mtime > max_age_s:
-                        if path.is_dir():
-                            import shutil
+        """Remove what killed jobs left behind, once older than ``max_age_s``: temporary files
+        (in parts, single runs' folders and sweep folders) and part files whose manifest was
+        never written."""
+        import shutil
 
-                            shutil.rmtree(path, ignore_errors=True)
-                        else:
-                            path.unlink()
-                        removed += 1
-                except OSError:
+        now = time.time()
+        committed = {p.name for p in self.parts()}
+        candidates: list[Path] = []
+        for folder in (self.parts_dir, self.results_dir / RUNS):
+            if folder.is_dir():
+                candidates += folder.glob(".tmp-*")
+        sweeps = self.results_dir / SWEEPS
+        if sweeps.is_dir():
+            candidates += sweeps.glob("*/*/.tmp-*")
+        if self.parts_dir.is_dir():
+            candidates += [
+                path
+                for path in self.parts_dir.glob("[!.]*.parquet")
+                if path.name.split(".", 1)[0] not in committed
+                and not (self.parts_dir / f"{path.name.split('.', 1)[0]}.json").exists()
+            ]
+        removed = 0
+        for path in candidates:
+            try:
+                if now - path.stat().st_mtime <= max_age_s:
                     continue
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink()
+                removed += 1
+            except OSError:
+                continue
         return removed
 
 
@@ -439,7 +454,13 @@ def collect_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """The timeseries of every ``ok`` run of the sweep (join with the table on ``run_id``)."""
     folder = Path(sweep_dir)
     rids = [r["run_id"] for r in read_design(folder)["runs"]]
-    return store_of(folder).timeseries(rids)
+    ts = store_of(folder).timeseries(rids)
+    if ts.empty:
+        return ts
+    order = {rid: i for i, rid in reversed(list(enumerate(rids)))}  # first place in the design
+    ts = ts.assign(_order=ts["run_id"].map(order))
+    sort = ["_order", "step"] if "step" in ts else ["_order"]
+    return ts.sort_values(sort, kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
 def write_tables(

@@ -50,20 +50,20 @@ class OrgsimSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
+        import sys
+
         from sim.config import ConfigError
         from sim.engine import hydra_sweep
         from sim.store import StoreError
 
         try:
             self.result = hydra_sweep(self, arguments)
-        except (
-            ConfigError,
-            StoreError,
-        ) as exc:  # a user's mistake: one line, exit 2, nothing written
-            import sys
-
+        except ConfigError as exc:  # a user's mistake: one line, exit 2, nothing written
             print(f"orgsim: error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        except StoreError as exc:  # the disk failed (full, removed): one line, exit 1
+            print(f"orgsim: error: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
         if self.result.exit_code:
             raise SystemExit(self.result.exit_code)
         return []
