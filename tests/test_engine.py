@@ -385,7 +385,7 @@ def test_warm_workers_die_with_a_main_process_killed_before_the_first_chunk(
     The kill comes once the workers have had time to start their warm-up task (which starts the
     parent watch). A worker that has not yet received any task from loky when its parent dies
     runs none of our code: it idles until loky's idle timeout (300 s), computing nothing. That
-    window (a worker's first ~1 s) is loky's and is documented in docs/cluster.md."""
+    window (a worker's first ~1 s) is loky's and is documented in README.md (Sweeps)."""
     results = tmp_path / "results"
     # 36 distinct group choices: Hydra composes each (~0.2 s), a window of seconds
     args = [*SMALL, "problem=tame,complicated,complex,wicked"]
