@@ -53,7 +53,12 @@ class ProblemConfig:
     )
     stakeholders: int = _num(1, 1, 10, "number of stakeholder groups (S)")
     stakeholder_correlation: float = _num(
-        1.0, -1.0, 1.0, "correlation of each group's landscape with the shared one (rho)"
+        1.0,
+        0.0,
+        1.0,
+        "correlation of each group's landscape with the shared one (rho); not negative: a "
+        "group's values mix the shared tables with its own, and a negative weight would take "
+        "fitness (and so performance) out of [0, 1]",
     )
     power_concentration: float = _num(
         0.0, 0.0, 1.0, "0: equal power of the groups; 1: the first group decides alone"
@@ -194,6 +199,10 @@ class RunConfig(OrgsimConfig):
         default="",
         metadata={"help": "internal: the chunk file a sweep job runs (set by the engine)"},
     )
+    allow_large: bool = field(
+        default=False,
+        metadata={"help": "run even when the memory estimate exceeds what the machine has"},
+    )
     timeseries: bool = field(
         default=True,
         metadata={"help": "store every run's timeseries in a sweep (false: summaries only)"},
@@ -276,17 +285,92 @@ def validate(cfg: OrgsimConfig) -> OrgsimConfig:
     bad = [t for t in p.shock_at if not isinstance(t, int) or t < 1]
     if bad:
         raise ConfigError(f"problem.shock_at={list(p.shock_at)} must list steps >= 1")
-    if o.decision_rule == "hierarchy" and o.hierarchy_levels == 0:
+    if o.decision_rule in ("hierarchy", "project_lead") and o.hierarchy_levels == 0:
+        who = "managers to approve" if o.decision_rule == "hierarchy" else "project leads"
         raise ConfigError(
-            "org.decision_rule=hierarchy needs org.hierarchy_levels >= 1 "
-            "(or use decision_rule=team_consent)"
+            f"org.decision_rule={o.decision_rule} needs org.hierarchy_levels >= 1 (its {who}); "
+            "or use org.decision_rule=team_consent"
         )
     return cfg
 
 
+# --- what a run needs ----------------------------------------------------------------------------
+#: bytes per communication tie in networkx (both directions, attribute dicts), measured
+BYTES_PER_TIE = 200
+BYTES_PER_EMPLOYEE = 4_000
+
+
+def estimate_memory(cfg: OrgsimConfig) -> dict[str, float]:
+    """A model's memory, in bytes, by what needs it: the landscapes (the shared NK tables, each
+    stakeholder group's own and mixed tables, and value tables over all 2**n ways of working)
+    and the people (agents and their communication ties). A rough upper estimate, measured on
+    this project's machines: its purpose is to refuse at the door what cannot fit."""
+    p, o = cfg.problem, cfg.org
+    tables = 8.0 * p.n * 2 ** (p.k + 1) * (2 * p.stakeholders + 2)
+    values = 8.0 * 2**p.n * (2 * p.stakeholders + 6)
+    if o.network == "teams_bridged":
+        ties = o.employees * (min(o.team_size, o.employees) - 1) / 2
+    else:
+        ties = o.employees * o.network_degree / 2
+    people = o.employees * BYTES_PER_EMPLOYEE + (ties + o.employees * o.bridges) * BYTES_PER_TIE
+    return {"landscape": tables + values, "people": people}
+
+
+def available_memory() -> float:
+    """Bytes this process may still use: the smaller of what the system has available and what
+    the cgroup (container) limit leaves."""
+    available = float("inf")
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        if limit.isdigit():
+            available = min(available, float(limit) - float(used))
+    except OSError:
+        pass
+    if available == float("inf"):
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        available = float(pages * size)
+    return available
+
+
+def check_resources(cfg: OrgsimConfig, available: float | None = None) -> None:
+    """Refuse a run that cannot fit in memory, naming the settings responsible."""
+    need = estimate_memory(cfg)
+    total = sum(need.values())
+    room = 0.8 * (available_memory() if available is None else available)
+    if total <= room:
+        return
+    p, o = cfg.problem, cfg.org
+    if need["landscape"] >= need["people"]:
+        culprits = f"problem.n={p.n}, problem.k={p.k}, problem.stakeholders={p.stakeholders}"
+        hint = "lower problem.n or problem.k (tables grow as 2**n and 2**k) or stakeholders"
+    else:
+        culprits = f"org.employees={o.employees}, org.team_size={o.team_size}"
+        hint = "fewer employees or smaller teams (ties inside a team grow with its size squared)"
+    raise ConfigError(
+        f"{culprits} need about {total / 1e9:.1f} GB of memory; this machine has "
+        f"{room / 0.8 / 1e9:.1f} GB available: {hint} (or allow_large=true to try anyway)"
+    )
+
+
 def validate_run(cfg: RunConfig) -> RunConfig:
-    """:func:`validate` plus the run-level settings' ranges."""
+    """:func:`validate` plus the run-level settings: names, and whether the run fits."""
     validate(cfg)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", str(cfg.experiment)) or ".." in str(
+        cfg.experiment
+    ):
+        raise ConfigError(
+            f"experiment={cfg.experiment!r} is not allowed: use letters, digits, '_', '-' and "
+            "'.' (it names a folder under results_dir)"
+        )
+    if not cfg.allow_large:
+        check_resources(cfg)
     if not str(cfg.results_dir).strip():
         raise ConfigError("results_dir is empty: give a folder, e.g. results_dir=results")
     return cfg
@@ -410,7 +494,7 @@ def friendly_error(exc: BaseException, conf_dir: Path | None = None) -> str:
     text = str(exc)
     if exc.__cause__ is not None:  # Hydra wraps OmegaConf's precise message
         text = f"{text}\n{exc.__cause__}"
-    m = re.search(r"Could not find '([\w/]+)/(\w[\w\-]*)'", text)
+    m = re.search(r"Could not find '(\w+)/([^']*)'", text)
     if m:
         group, name = m.group(1), m.group(2)
         options = _available(group, conf_dir)

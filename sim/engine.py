@@ -625,13 +625,15 @@ class WarmPool:
             self.thread.join()
 
     def discard(self) -> None:
-        """Nothing to launch: stop the warm workers at once."""
+        """Nothing to launch (or a mistake): stop the warm workers at once, without waiting
+        for their warm-up to finish."""
         if self.thread is None:
             return
-        self.thread.join()
-        from joblib.externals.loky import get_reusable_executor
+        from joblib.externals.loky import reusable_executor
 
-        get_reusable_executor().shutdown(wait=False, kill_workers=True)
+        executor = reusable_executor._executor
+        if executor is not None:
+            executor.shutdown(wait=False, kill_workers=True)
 
 
 def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
@@ -687,6 +689,10 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
     with open_dict(config):
         config.hydra.sweep.dir = str(the_plan.sweep_dir)
         config.hydra.sweep.subdir = "."
+    params = getattr(sweeper.launcher, "params", None)
+    if isinstance(params, dict) and "submitit_folder" in params:
+        # submitit resolved its folder from the old sweep dir when it was set up
+        params["submitit_folder"] = str(the_plan.sweep_dir / ".submitit" / "%j")
     # a job composes the same fixed overrides as this process (so that the experiment and any
     # hydra.sweeper.* override compose there too), plus its chunk; it reads its runs from there
     jobs = [
