@@ -494,9 +494,12 @@ def friendly_error(exc: BaseException, conf_dir: Path | None = None) -> str:
     text = str(exc)
     if exc.__cause__ is not None:  # Hydra wraps OmegaConf's precise message
         text = f"{text}\n{exc.__cause__}"
-    m = re.search(r"Could not find '(\w+)/([^']*)'", text)
+    m = re.search(r"Could not find '([^']+)/([^'/]*)'", text)
     if m:
         group, name = m.group(1), m.group(2)
+        first, _, rest = m.group(1).partition("/")
+        if (conf_dir / first).is_dir() and first != "hydra":  # experiment=../../x
+            group, name = first, f"{rest}/{m.group(2)}" if rest else m.group(2)
         options = _available(group, conf_dir)
         return f"{group}={name} is not a known preset (allowed: {', '.join(options)})"
     m = re.search(r"Key '([^']+)' not in '(\w+)'", text) or re.search(

@@ -1,88 +1,234 @@
-"""Each experiment's quick variant runs end to end and its report is built from its table.
+"""Each experiment's quick variant runs end to end through the command line, with the
+experiment's own settings, and `orgsim-report` builds that experiment's report from its folder.
 
-The grid experiments run once through the in-process runner (``sim.experiment``) and once
-through the real command line (``orgsim -m experiment=NAME_quick``); the report must be
-buildable from either sweep folder.
+The quick variants (every ``conf/experiment/*_quick.yaml``) run as a researcher runs them,
+``orgsim -m experiment=NAME_quick results_dir=DIR`` then ``orgsim-report SWEEP_DIR``, all at
+once in one module fixture (their start-up overlaps). What each table must hold is read from
+the experiment's yaml file, never hard-coded here.
 """
 
 from __future__ import annotations
 
-import os
+import math
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
-from sim import experiment, report
+from sim import store
+from sim.engine import design_from_overrides
 
-QUICK = [
-    "strategy_vs_wickedness_quick",
-    "org_forms_vs_turbulence_quick",
-    "levers_sensitivity_quick",
-]
-
-
-def test_experiment_files_parse_like_hydra() -> None:
-    spec = experiment.load_experiment("strategy_vs_wickedness")
-    assert spec.replications >= 30
-    assert set(spec.params) == {"org", "strategy", "problem.k", "problem.turbulence"}
-    assert "problem=complicated" in spec.base
-    quick = experiment.load_experiment("strategy_vs_wickedness_quick")
-    assert len(quick.cells()) * quick.replications <= 100
+REPO = Path(__file__).resolve().parent.parent
+EXPERIMENTS = REPO / "conf" / "experiment"
+QUICK = sorted(p.stem for p in EXPERIMENTS.glob("*_quick.yaml"))
+HEADER = re.compile(r"orgsim: sweep of (\d+) runs \(.*\): (?P<dir>\S+)")
 
 
-def test_common_random_numbers_across_cells() -> None:
-    spec = experiment.load_experiment("strategy_vs_wickedness_quick")
-    tasks = experiment.grid_tasks(spec, replications=2)
-    by_rep: dict[int, set[tuple[int, int]]] = {}
-    for t in tasks:
-        by_rep.setdefault(t.replication, set()).add(
-            (t.config["problem_seed"], t.config["agent_seed"])
+def exe(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def experiment_file(name: str) -> dict[str, Any]:
+    return yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text()) or {}
+
+
+def parents(name: str) -> list[str]:
+    """The experiment files an experiment file builds on (its own `defaults` entries)."""
+    entries = experiment_file(name).get("defaults") or []
+    return [e for e in entries if isinstance(e, str) and e != "_self_"]
+
+
+def setting(name: str, dotted: str) -> Any:
+    """A setting as the experiment's files give it (the file, then the files it builds on);
+    ``None`` when none of them sets it."""
+    node: Any = experiment_file(name)
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is not None:
+        return node
+    for parent in parents(name):
+        value = setting(parent, dotted)
+        if value is not None:
+            return value
+    return None
+
+
+def sweeper(name: str, key: str) -> Any:
+    """``hydra.sweeper.<key>`` of an experiment: its own, else that of a file it builds on;
+    a ``sample`` is merged key by key like Hydra does."""
+    own = ((experiment_file(name).get("hydra") or {}).get("sweeper") or {}).get(key)
+    inherited = [sweeper(p, key) for p in parents(name)]
+    if key == "sample":
+        merged: dict[str, Any] = {}
+        for spec in [*inherited, own]:
+            merged.update(spec or {})
+        return merged or None
+    return own if own is not None else next((v for v in inherited if v is not None), None)
+
+
+def column(key: str) -> str:
+    """The table column of a swept key: a group's preset shows as its name."""
+    return f"{key}.name" if "." not in key else key
+
+
+@dataclass
+class Outcome:
+    """One quick experiment: its orgsim process, its sweep folder, its orgsim-report process."""
+
+    run: subprocess.CompletedProcess[str]
+    sweep_dir: Path | None
+    report: subprocess.CompletedProcess[str] | None
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    """Every quick experiment through `orgsim -m`, then `orgsim-report`, concurrently."""
+    root = tmp_path_factory.mktemp("quick")
+
+    def start(name: str, argv: list[str]) -> tuple[subprocess.Popen[str], Path, Path]:
+        out, err = root / f"{name}.{argv[0][-6:]}.out", root / f"{name}.{argv[0][-6:]}.err"
+        with out.open("w") as o, err.open("w") as e:
+            proc = subprocess.Popen(argv, cwd=root, stdout=o, stderr=e, stdin=subprocess.DEVNULL)
+        return proc, out, err
+
+    def finish(started: tuple[subprocess.Popen[str], Path, Path]) -> subprocess.CompletedProcess:
+        proc, out, err = started
+        proc.wait(timeout=600)
+        return subprocess.CompletedProcess(
+            proc.args, proc.returncode, out.read_text(), err.read_text()
         )
-    assert all(len(seeds) == 1 for seeds in by_rep.values())  # same seeds in every cell
-    assert by_rep[0] != by_rep[1]  # independent replications
+
+    runs = {
+        name: start(name, [exe("orgsim"), "-m", f"experiment={name}", f"results_dir={root / name}"])
+        for name in QUICK
+    }
+    reports: dict[str, Any] = {}
+    outcomes: dict[str, Outcome] = {}
+    for name in QUICK:
+        run = finish(runs[name])
+        lines = run.stderr.splitlines()
+        match = HEADER.fullmatch(lines[0]) if lines else None
+        sweep_dir = Path(match["dir"]) if match else None
+        outcomes[name] = Outcome(run, sweep_dir, None)
+        if sweep_dir is not None and run.returncode == 0:
+            reports[name] = start(name, [exe("orgsim-report"), str(sweep_dir)])
+    for name, started in reports.items():
+        outcomes[name].report = finish(started)
+    return outcomes
+
+
+def test_there_are_quick_variants() -> None:
+    assert len(QUICK) >= 3
+    for name in QUICK:  # each has its full experiment
+        assert (EXPERIMENTS / f"{name.removesuffix('_quick')}.yaml").is_file()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", QUICK)
-def test_quick_variant_end_to_end(name: str, tmp_path: Path) -> None:
-    sweep = experiment.run_experiment(name, tmp_path / name, n_jobs=2, progress=False)
-    table = pd.read_parquet(sweep / experiment.RUNS_FILE)
+def test_quick_variant_runs_with_its_own_settings(
+    name: str, quick_runs: dict[str, Outcome]
+) -> None:
+    """The table holds every run of the experiment's design, with the experiment's settings."""
+    outcome = quick_runs[name]
+    assert outcome.run.returncode == 0, outcome.run.stderr[-3000:]
+    assert outcome.sweep_dir is not None, outcome.run.stderr[:2000]
+    assert outcome.sweep_dir.parent.name == name
+    table = pd.read_parquet(outcome.sweep_dir / store.TABLE)
     assert (table["status"] == "ok").all(), table["error"].unique()
-    md = report.build_report(sweep)
-    text = md.read_text()
-    assert "What the model found" in text and "Provenance" in text
-    assert (md.parent / "report.html").is_file()
-    assert list((md.parent / "figures").glob("*.png")) and list(
-        (md.parent / "figures").glob("*.svg")
+    assert (table["experiment"] == name).all()
+    steps = setting(name, "steps")
+    assert steps is not None, f"{name}.yaml sets no steps"
+    assert (table["steps"] == steps).all()
+    for dotted in ("org.employees", "problem.stakeholders"):
+        value = setting(name, dotted)
+        if value is not None:
+            assert (table[dotted] == value).all(), dotted
+    replications = setting(name, "replications") or 1
+    assert (table["replications"] == replications).all()
+    assert sorted(set(table["replication"])) == list(range(replications))
+    assert (outcome.sweep_dir / store.TIMESERIES).is_file() == bool(
+        setting(name, "timeseries") is not False
     )
-    if name.startswith("levers"):
-        assert "rd_budget" in text and "S1" in text
+
+    sample = sweeper(name, "sample")
+    params = sweeper(name, "params") or {}
+    cells = 1
+    for key, values in params.items():
+        wanted = [yaml.safe_load(v) for v in str(values).split(",")]
+        assert sorted(set(table[column(key)]), key=str) == sorted(set(wanted), key=str), key
+        cells *= len(wanted)
+    if sample:
+        factors = sample["factors"]
+        points = 0
+        for spec in sample["methods"]:
+            if spec["method"] == "morris":
+                points += spec["trajectories"] * (len(factors) + 1)
+            elif spec["method"] == "sobol":
+                points += spec["n"] * (len(factors) + 2)
+            else:
+                points += spec["n"]
+        cells *= points
+        assert set(table["design"]) == {spec["method"] for spec in sample["methods"]}
+        assert table["sample"].notna().all()
+        for factor, spec in factors.items():
+            raw = table[f"x.{factor}"]
+            lo, hi = spec["bounds"]
+            is_int = spec.get("type") == "int"
+            assert raw.between(lo, hi + 1 if is_int else hi).all(), factor
+            if is_int:  # floored into its range
+                assert (table[factor] == raw.map(math.floor).clip(lo, hi)).all(), factor
+            else:
+                assert (table[factor] == raw).all(), factor
+    assert len(table) == cells * replications
 
 
 @pytest.mark.slow
-def test_cli_sweep_folder_makes_a_report(tmp_path: Path) -> None:
-    """`orgsim -m experiment=NAME` is how a researcher runs it; `orgsim-report` reads its folder."""
-    bindir = Path(sys.executable).parent
-    env = {**os.environ, "ORGSIM_QUICK": "1"}
-    run = subprocess.run(
-        [str(bindir / "orgsim"), "-m", "experiment=org_forms_vs_turbulence_quick", f"results_dir={tmp_path}"],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    sweeps = list((tmp_path / "sweeps" / "org_forms_vs_turbulence_quick").iterdir())
-    assert len(sweeps) == 1
-    rep = subprocess.run(
-        [str(bindir / "orgsim-report"), str(sweeps[0])], capture_output=True, text=True
-    )
-    assert rep.returncode == 0, rep.stderr
-    text = (sweeps[0] / "report" / "report.md").read_text()
-    assert "Organisation forms versus turbulence" in text
-    assert "n=12" in text  # 3 replications x 4 cells per form behind each pooled number
+@pytest.mark.parametrize("name", QUICK)
+def test_quick_variant_report(name: str, quick_runs: dict[str, Outcome]) -> None:
+    """`orgsim-report SWEEP_DIR` builds the experiment's own report (not the generic one)."""
+    outcome = quick_runs[name]
+    assert outcome.run.returncode == 0, outcome.run.stderr[-3000:]
+    assert outcome.report is not None and outcome.sweep_dir is not None
+    assert outcome.report.returncode == 0, outcome.report.stderr[-3000:]
+    folder = outcome.sweep_dir / "report"
+    assert outcome.report.stdout.strip() == str(folder / "report.md")
+    text = (folder / "report.md").read_text()
+    assert (folder / "report.html").is_file()
+    assert "Provenance" in text
+    assert not text.startswith("# Sweep report"), text[:200]
+    assert "What the model found" in text
+    assert list((folder / "figures").glob("*.png")), "at least one figure"
+    assert list((folder / "figures").glob("*.svg"))
+    if sweeper(name, "sample"):
+        factors = sweeper(name, "sample")["factors"]
+        assert "S1" in text and "mu_star" in text
+        assert all(f in text for f in factors)
 
 
-def test_unknown_experiment_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert experiment.main(["no_such_experiment", "--no-progress"]) == 2
-    assert "not a known experiment" in capsys.readouterr().err
+def test_full_experiments_expand_to_their_declared_designs() -> None:
+    """The full designs (not run here): the grid of the yaml file x replications, the same
+    seed in every cell of a replication (common random numbers)."""
+    for name in (n.removesuffix("_quick") for n in QUICK):
+        params = sweeper(name, "params")
+        if not params:
+            continue
+        design = design_from_overrides([f"experiment={name}"])
+        replications = setting(name, "replications")
+        assert design.replications == replications and replications >= 20
+        assert set(design.grid) == set(params)
+        cells = math.prod(len(str(v).split(",")) for v in params.values())
+        assert len(design) == cells * replications
+        assert len({r.run_id for r in design.runs}) == len(design)
+        base = design.run_settings["base"]
+        by_replication: dict[int, set[Any]] = {}
+        for run in design.runs:
+            flat = {**base, **run.settings}
+            by_replication.setdefault(flat["replication"], set()).add(flat["seed"])
+        assert sorted(by_replication) == list(range(replications))
+        assert all(len(seeds) == 1 for seeds in by_replication.values())

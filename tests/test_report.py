@@ -1,15 +1,21 @@
-"""orgsim-report on small known tables: it reads the sweep folder, says what it found, and
-fails with one clear line on bad input."""
+"""orgsim-report on small known tables and on real sweep folders of the engine: it reads the
+sweep folder (sim/store.py's table format), says what it found, and fails with one clear line
+on bad input."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sim import report
+import sim
+from sim import report, store
+
+SMALL = ["steps=10", "org.employees=12", "org.partners=2"]
 
 
 def strategy_table(reps: int = 4) -> pd.DataFrame:
@@ -70,13 +76,63 @@ def test_generic_report_for_any_sweep(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "report.html").is_file()
 
 
+def test_generic_report_of_a_plain_sweep(tmp_path: Path) -> None:
+    """A plain sweep (the engine's own folder, `sim.sweep` = `orgsim -m`): the cells are the
+    settings that vary, never seeds, replications or provenance (meta.*), and n per cell is
+    the number of replications."""
+    result = sim.sweep(
+        ["strategy=incremental,planning", "problem.k=0,5", "replications=3", *SMALL],
+        results_dir=tmp_path / "results",
+    )
+    assert result.exit_code == 0
+    table = pd.read_parquet(result.sweep_dir / store.TABLE)
+    assert table["meta.pid"].notna().all() and table["meta.duration_s"].nunique() > 1
+    assert report.main([str(result.sweep_dir)]) == 0
+    out = result.sweep_dir / "report"
+    text = (out / "report.md").read_text()
+    assert text.startswith("# Sweep report")
+    cells = pd.read_csv(out / "cell_means.csv")
+    outcomes = [c for c in report.MAIN_OUTCOMES if c in cells]
+    assert outcomes
+    factors = [c for c in cells.columns if c not in outcomes and c != "n"]
+    assert sorted(factors) == ["problem.k", "strategy.name"]
+    assert len(cells) == 4 and set(cells["n"]) == {3}
+    assert (out / "figures" / "mean_performance.png").is_file()
+    assert "replications per cell: 3-3" in text
+    assert (out / "report.html").is_file()
+
+
 def test_bad_input_gives_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report.main([str(tmp_path / "missing")]) == 2
-    assert "no sweep folder" in capsys.readouterr().err
+    assert "no sweep folder at" in capsys.readouterr().err
     assert report.main([str(tmp_path)]) == 2
-    assert "no results table" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is not a sweep folder" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / store.SWEEP_FILE).write_text("{not json")
+    assert report.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unreadable or broken" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / store.SWEEP_FILE).unlink()
     strategy_table().iloc[:0].to_parquet(tmp_path / "table.parquet")
     assert report.main([str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "has no runs" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "report").exists()
+
+
+def test_a_sweep_whose_runs_all_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orgsim-report` as a user runs it: exit 2 and one line, no report, no traceback."""
+    monkeypatch.setenv("ORGSIM_FAIL_ON_SEED", "3")
+    result = sim.sweep(["seed=3", "replications=2", *SMALL], results_dir=tmp_path)
+    assert result.failed == 2 and result.exit_code == 1
+    rep = subprocess.run(
+        [str(Path(sys.executable).parent / "orgsim-report"), str(result.sweep_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rep.returncode == 2
+    assert rep.stderr.strip().splitlines() == [
+        f"orgsim-report: every run in {result.sweep_dir} failed: nothing to report"
+    ]
+    assert not (result.sweep_dir / "report").exists()
