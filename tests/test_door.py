@@ -69,22 +69,29 @@ def test_memory_estimate_follows_the_sizes_that_drive_it() -> None:
 def test_a_size_the_machine_cannot_hold_is_refused_at_the_door(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = to_config(sim.compose_config(["org=adhocracy", "org.employees=20000",
-                                        "org.team_size=1000"]))
+    cfg = to_config(
+        sim.compose_config(["org=adhocracy", "org.employees=20000", "org.team_size=1000"])
+    )
     with pytest.raises(ConfigError, match="org.employees=20000, org.team_size=1000"):
         check_resources(cfg, available=1e9)
     check_resources(cfg, available=64e9)  # a bigger machine holds it
 
     monkeypatch.setattr("sim.config.available_memory", lambda: 2e9)
     results = tmp_path / "results"
-    args = ["problem.n=20", "problem.k=19", "problem.stakeholders=10", "steps=1",
-            f"results_dir={results}"]
+    args = [
+        "problem.n=20",
+        "problem.k=19",
+        "problem.stakeholders=10",
+        "steps=1",
+        f"results_dir={results}",
+    ]
     code, err = run_cli(args, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "problem.n=20, problem.k=19, problem.stakeholders=10" in err and "GB" in err
     assert not results.exists()
     # the same refusal for a sweep, before anything is written
-    code, err = run_cli(["-m", "hydra/launcher=basic", "problem.k=3,19", *args[:1], *args[2:]],
-                        capsys)
+    code, err = run_cli(
+        ["-m", "hydra/launcher=basic", "problem.k=3,19", *args[:1], *args[2:]], capsys
+    )
     assert code == 2 and "problem.k=19" in err
     assert not results.exists()
