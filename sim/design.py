@@ -321,6 +321,22 @@ def grid_cells(grid: dict[str, str]) -> list[list[str]]:
         raise ConfigError(friendly_error(exc)) from None
 
 
+def split_command_line(
+    arguments: Sequence[str], params: Any = None, sample: Any = None
+) -> tuple[list[str], dict[str, str], dict[str, Any] | None]:
+    """A command line and a sweeper's config as a design's parts: the fixed overrides, the grid
+    (the sweeper's ``params`` with the command line's sweeps on top) and the sample spec."""
+    parsed = _parse(arguments)
+    base = [o.input_line for o in parsed if not o.is_sweep_override()]
+    grid = {str(k): str(v) for k, v in (params or {}).items()}
+    grid.update(
+        {o.key_or_group: o.input_line.split("=", 1)[1] for o in parsed if o.is_sweep_override()}
+    )
+    if sample is not None and not isinstance(sample, dict):
+        sample = OmegaConf.to_container(sample, resolve=True)
+    return base, grid, sample or None
+
+
 def expand(
     base: Sequence[str],
     grid: dict[str, str] | None = None,

@@ -61,6 +61,7 @@ class Plan:
     reused: set[str]
     chunks: list[Path]
     pending: int
+    timeseries: bool = True
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -178,7 +179,7 @@ def plan(
             },
         )
         chunks.append(path)
-    return Plan(sweep_dir, design, results, reused, chunks, len(todo))
+    return Plan(sweep_dir, design, results, reused, chunks, len(todo), timeseries)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -382,10 +383,10 @@ class SweepResult:
         return 1 if self.failed or self.missing else 0
 
 
-def finish(the_plan: Plan, timeseries: bool = True) -> SweepResult:
+def finish(the_plan: Plan) -> SweepResult:
     """Write the sweep's tables (atomically) and its wall time; return the result."""
     wall = time.perf_counter() - the_plan.started
-    table = store.write_tables(the_plan.sweep_dir, the_plan.reused, timeseries=timeseries)
+    table = store.write_tables(the_plan.sweep_dir, the_plan.reused, timeseries=the_plan.timeseries)
     record = store.read_design(the_plan.sweep_dir)
     record.update(
         wall_time_s=round(wall, 2), finished_at=datetime.now(UTC).isoformat(timespec="seconds")
@@ -440,24 +441,12 @@ def report_lines(result: SweepResult) -> list[str]:
 def design_from_overrides(overrides: Sequence[str]) -> Design:
     """The design a command line asks for: sweeps (``a,b``, ``range``) in ``overrides`` and
     the experiment's own ``hydra.sweeper.params`` and ``hydra.sweeper.sample``."""
-    from sim.design import _parse, compose
+    from sim.design import compose, split_command_line
 
-    parsed = _parse(overrides)
-    sweeps = {
-        o.key_or_group: o.input_line.split("=", 1)[1] for o in parsed if o.is_sweep_override()
-    }
-    base = [o.input_line for o in parsed if not o.is_sweep_override()]
-    head = compose([o for o in base], with_hydra=True)
-    sweeper = head.hydra.sweeper
-    params = {str(k): str(v) for k, v in (sweeper.get("params") or {}).items()}
-    params.update(sweeps)
-    sample = sweeper.get("sample")
-    sample_spec = None
-    if sample:
-        from omegaconf import OmegaConf
-
-        sample_spec = OmegaConf.to_container(sample, resolve=True)
-    return expand(base, params, sample_spec)
+    base, _, _ = split_command_line(overrides)
+    sweeper = compose(base, with_hydra=True).hydra.sweeper
+    base, grid, sample = split_command_line(overrides, sweeper.get("params"), sweeper.get("sample"))
+    return expand(base, grid, sample)
 
 
 def sweep(
@@ -494,11 +483,7 @@ def sweep(
 
             chunks = [json.loads(p.read_text()) for p in the_plan.chunks]
             Parallel(n_jobs=jobs)(delayed(run_chunk)(c) for c in chunks)
-    return finish(the_plan, timeseries=the_plan_timeseries(the_plan))
-
-
-def the_plan_timeseries(the_plan: Plan) -> bool:
-    return bool(store.read_design(the_plan.sweep_dir).get("timeseries", True))
+    return finish(the_plan)
 
 
 def run_single(
@@ -641,19 +626,10 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
     launch one Hydra job per chunk; every job runs :func:`run_chunk_file`."""
     from omegaconf import OmegaConf, open_dict
 
-    from sim.design import _parse, run_config
+    from sim.design import run_config, split_command_line
 
     config = sweeper.config
-    parsed = _parse(arguments)
-    sweeps = {
-        o.key_or_group: o.input_line.split("=", 1)[1] for o in parsed if o.is_sweep_override()
-    }
-    base = [o.input_line for o in parsed if not o.is_sweep_override()]
-    params = {str(k): str(v) for k, v in (sweeper.params or {}).items()}
-    params.update(sweeps)
-    sample = sweeper.sample
-    if sample is not None and not isinstance(sample, dict):
-        sample = OmegaConf.to_container(sample, resolve=True)
+    base, params, sample = split_command_line(arguments, sweeper.params, sweeper.sample)
     primary = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
     run = run_config(primary)
     # an empty store means every run is to be computed: start the workers now, so that their
@@ -715,7 +691,7 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
                         launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             except Exception as exc:
                 launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    result = finish(the_plan, timeseries=run.timeseries)
+    result = finish(the_plan)
     for line in report_lines(result):
         print(line, flush=True)
     if launch_error:
