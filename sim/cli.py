@@ -93,6 +93,22 @@ def _check_run(cfg: DictConfig) -> Any:
     return run_config(cfg)
 
 
+def _check_shown_config(overrides: list[str]) -> None:
+    """``--cfg job`` prints a composed config: it must be one that would run."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schema()
+    plain = [o.input_line for o in _parse(overrides) if not o.is_sweep_override()]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            base = _compose(plain, with_hydra=False)
+            _check_run(base)
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def prepare(argv: Sequence[str]) -> _Prepared:
     """Check a command line; return the argv to hand to the Hydra app.
 
@@ -103,6 +119,8 @@ def prepare(argv: Sequence[str]) -> _Prepared:
 
     flags, overrides = _split_args(argv)
     if any(f.split("=", 1)[0] in INFO_FLAGS for f in flags):
+        if any(f.split("=", 1)[0] in ("-c", "--cfg") for f in flags):
+            _check_shown_config(overrides)  # never print an invalid config as if it were fine
         return _Prepared(list(argv), multirun=False, jobs=0)
     register_schema()
     parsed = _parse(overrides)

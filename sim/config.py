@@ -488,6 +488,22 @@ def _available(group: str, conf_dir: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+def _broken_yaml(conf_dir: Path) -> str:
+    """Which config file does not parse, and where (YAML's own errors name no file)."""
+    import yaml
+
+    for path in sorted(conf_dir.rglob("*.yaml")):
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            return f"{path}{where} is not valid YAML: {exc.problem or exc.context}"
+        except (OSError, yaml.YAMLError):
+            continue
+    return ""
+
+
 def friendly_error(exc: BaseException, conf_dir: Path | None = None) -> str:
     """Turn a Hydra/OmegaConf exception into one line naming the setting and what is allowed."""
     conf_dir = conf_dir or CONF_DIR
@@ -521,6 +537,23 @@ def friendly_error(exc: BaseException, conf_dir: Path | None = None) -> str:
     m = re.search(r"Invalid value '([^']*)', expected one of \[([^\]]*)\]", text)
     if m and key_match:
         return f"{key_match.group(1)}={m.group(1)!r} is not allowed: use one of {m.group(2)}"
+    if "while parsing" in text or "while scanning" in text or "mapping values" in text:
+        broken = _broken_yaml(conf_dir)
+        if broken:
+            return broken
+    m = re.search(r"field '([\w.]+)' is not Optional", text)
+    if m:
+        key = key_match.group(1) if key_match else m.group(1)
+        return f"{key}=null is not allowed: give a value (see `orgsim --cfg job` for the default)"
+    m = re.search(r"Invalid value assigned: (\w+) is not a ListConfig", text)
+    if m and key_match:
+        return f"{key_match.group(1)} must be a list, e.g. {key_match.group(1)}=[50,80]"
+    m = re.search(r"LexerNoViableAltException: (.*)", text)
+    if m:
+        return (
+            f"could not read the override {m.group(1).strip()!r}: quote values with spaces or "
+            "special characters, e.g. org.name='my org'"
+        )
     if "mismatched input" in text or "extraneous input" in text or "no viable alternative" in text:
         return f"could not parse an override: {text.splitlines()[0]}"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__

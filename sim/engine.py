@@ -691,7 +691,7 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
                         launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             except Exception as exc:
                 launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    result = finish(the_plan)
+    result = finish(the_plan, f"a sweep job failed ({launch_error})" if launch_error else "")
     for line in report_lines(result):
         print(line, flush=True)
     if launch_error:

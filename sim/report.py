@@ -71,13 +71,22 @@ def load_sweep(sweep_dir: str | Path) -> Sweep:
         )
     try:
         runs = store.read_table(path)
-        timeseries = store.read_timeseries(path)
         meta = store.read_design(path) if (path / store.SWEEP_FILE).is_file() else {}
     except store.StoreError as exc:
         raise ReportError(str(exc)) from None
+    try:
+        timeseries = store.read_timeseries(path)
+    except store.StoreError as exc:  # the report goes on without the time plots, and says so
+        timeseries = None
+        meta["timeseries_problem"] = str(exc)
     if runs.empty:
         raise ReportError(f"the results table in {path} has no runs")
     meta = {k: v for k, v in meta.items() if k not in ("runs", "base_settings")}
+    if "status" not in runs:
+        raise ReportError(
+            f"the table in {path} has no status column: not a table written by orgsim "
+            "(see the table format in sim/store.py)"
+        )
     unnamed = not meta.get("name") or meta.get("name") == "none"
     if unnamed and "experiment" in runs and runs["experiment"].nunique() == 1:
         meta["name"] = str(runs["experiment"].iloc[0])
@@ -253,8 +262,11 @@ def provenance(report: Report, sweep: Sweep) -> None:
     meta = sweep.meta
     n_ok = len(sweep.ok)
     failed = len(runs) - n_ok
+    counts = runs["status"].value_counts()
     lines = [
-        f"- sweep folder: `{sweep.path.name}`; runs in table: {len(runs)} ({n_ok} ok, {failed} failed)",
+        f"- sweep folder: `{sweep.path.name}`; runs in the design: {len(runs)} ({n_ok} ok, "
+        f"{int(counts.get('failed', 0))} failed, {int(counts.get('missing', 0))} missing: "
+        "never computed, e.g. an interrupted sweep; run the same command again to finish it)",
     ]
     if "wall_time_s" in meta:
         lines.append(
@@ -294,7 +306,14 @@ def provenance(report: Report, sweep: Sweep) -> None:
         report.code("\n".join(f"{k}: {v}" for k, v in sorted(fixed.items())))
     if failed:
         errs = runs.loc[runs["status"] != "ok", "error"].value_counts().head(5)
-        report.p("Failed runs (first errors): " + "; ".join(f"{e} (x{n})" for e, n in errs.items()))
+        report.p(
+            "Runs without results (first errors): "
+            + "; ".join(f"{e} (x{n})" for e, n in errs.items())
+        )
+    if meta.get("timeseries_problem"):
+        report.p(
+            f"The timeseries could not be read, so no plot over time: {meta['timeseries_problem']}"
+        )
 
 
 def means_table(
@@ -791,6 +810,11 @@ def report_generic(sweep: Sweep, out: Path) -> Report:
     rep = Report(f"Sweep report: {sweep.name}")
     by = varying_columns(df)
     outcomes = [o for o in MAIN_OUTCOMES if o in df]
+    if not outcomes:
+        raise ReportError(
+            f"the table in {sweep.path} has none of the outcomes {', '.join(MAIN_OUTCOMES)}: "
+            "not a table written by orgsim (see the table format in sim/store.py)"
+        )
     wide = (
         means_table(df, by, outcomes)
         if by
@@ -838,17 +862,31 @@ def build_report(
     if sweep.ok.empty:
         raise ReportError(f"every run in {sweep.path} failed: nothing to report")
     out = Path(out_dir) if out_dir else sweep.path / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    if notes:
-        (out / "notes.md").write_text(Path(notes).read_text())
     builder = BUILDERS.get(sweep.name.removesuffix("_quick"), report_generic)
     if builder is report_sensitivity and "salib" not in sweep.meta:
         builder = report_generic
-    report = builder(sweep, out)
-    (out / "sweep.json").write_text(
-        json.dumps({k: v for k, v in sweep.meta.items() if k != "salib"}, default=str, indent=1)
-    )
-    return write_report(report, out)
+    # everything is written into a temporary folder first: a report that fails half-way
+    # leaves no half-written folder behind, and an older report stays as it was
+    import shutil
+    import tempfile
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-report-", dir=out.parent))
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
+    try:
+        if notes:
+            (tmp / "notes.md").write_text(Path(notes).read_text())
+        report = builder(sweep, tmp)
+        (tmp / "sweep.json").write_text(
+            json.dumps({k: v for k, v in sweep.meta.items() if k != "salib"}, default=str, indent=1)
+        )
+        written = write_report(report, tmp)
+        shutil.copytree(tmp, out, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out / written.relative_to(tmp)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -404,8 +404,11 @@ def read_design(sweep_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return design
 
 
-def collect(sweep_dir: str | os.PathLike[str], reused: Iterable[str] = ()) -> pd.DataFrame:
-    """The sweep's results table, built from its design and the store (module docstring)."""
+def collect(
+    sweep_dir: str | os.PathLike[str], reused: Iterable[str] = (), why_missing: str = ""
+) -> pd.DataFrame:
+    """The sweep's results table, built from its design and the store (module docstring).
+    ``why_missing`` (e.g. a job's error) is the error of the runs the store lacks."""
     folder = Path(sweep_dir)
     design = read_design(folder)
     entries = design["runs"]
@@ -423,7 +426,11 @@ def collect(sweep_dir: str | os.PathLike[str], reused: Iterable[str] = ()) -> pd
     missing = table["status"].isna()
     table.loc[missing, "status"] = "missing"
     table["error"] = table["error"].fillna("")
-    table.loc[missing, "error"] = "not in the store: never computed (run the sweep again)"
+    table.loc[missing, "error"] = (
+        f"not computed: {why_missing}"
+        if why_missing
+        else "not in the store: never computed (run the sweep again)"
+    )
     if missing.any():  # the settings of runs the store lacks come from the design
         base = design.get("base_settings") or {}
         for index in table.index[missing]:
@@ -464,12 +471,15 @@ def collect_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def write_tables(
-    sweep_dir: str | os.PathLike[str], reused: Iterable[str] = (), timeseries: bool = True
+    sweep_dir: str | os.PathLike[str],
+    reused: Iterable[str] = (),
+    timeseries: bool = True,
+    why_missing: str = "",
 ) -> pd.DataFrame:
     """Build the table and write ``table.parquet``, ``table.csv`` and ``timeseries.parquet``,
     each atomically; return the table."""
     folder = Path(sweep_dir)
-    table = collect(folder, reused)
+    table = collect(folder, reused, why_missing)
     atomic_write(folder / TABLE, lambda p: table.to_parquet(p, index=False))
     atomic_write(folder / TABLE_CSV, lambda p: table.to_csv(p, index=False))
     if timeseries:

@@ -95,3 +95,55 @@ def test_a_size_the_machine_cannot_hold_is_refused_at_the_door(
     )
     assert code == 2 and "problem.k=19" in err
     assert not results.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["seed=null"], "seed=null is not allowed"),
+        (["problem.shock_at=5"], "problem.shock_at must be a list"),
+        (["org.name=é"], "quote values"),
+        (["--cfg", "job", "problem.n=99"], "problem.n=99 is out of range"),
+    ],
+)
+def test_messages_that_help(
+    args: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results"
+    code, err = run_cli([*args, f"results_dir={results}"], capsys)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert not results.exists()
+
+
+def test_a_broken_experiment_file_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.config import CONF_DIR
+
+    broken = CONF_DIR / "experiment" / "zz_test_broken.yaml"
+    broken.write_text("# @package _global_\nexperiment: broken\nsteps: [1\n")
+    try:
+        code, err = run_cli(["-m", "experiment=zz_test_broken"], capsys)
+    finally:
+        broken.unlink()
+    assert code == 2 and "zz_test_broken.yaml line 4 is not valid YAML" in err
+
+
+def test_report_refuses_tables_it_cannot_read_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from sim import report
+
+    cases = {
+        "no_status": lambda p: pd.DataFrame({"x": [1]}).to_parquet(p),
+        "no_outcomes": lambda p: pd.DataFrame({"status": ["ok"], "x": [1]}).to_parquet(p),
+        "garbage": lambda p: p.write_bytes(b"PAR1 not parquet"),
+    }
+    for name, write in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        write(folder / "table.parquet")
+        assert report.main([str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and str(folder) in err
+        assert not (folder / "report").exists()  # nothing half-written
