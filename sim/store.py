@@ -488,32 +488,32 @@ def write_tables(
     return table
 
 
-def read_table(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """A sweep's table: its ``table.parquet`` when readable, else rebuilt from the store."""
-    folder = Path(sweep_dir)
-    path = folder / TABLE
+def _read_or_rebuild(folder: Path, name: str, rebuild: Any) -> pd.DataFrame:
+    """A sweep's written table ``name`` when readable; else (missing, truncated, corrupt)
+    rebuilt from the design and the store, if the folder has its design."""
+    path = folder / name
     if path.is_file():
         try:
             return pd.read_parquet(path)
         except Exception as exc:
             if not (folder / SWEEP_FILE).is_file():
                 raise StoreError(f"{path} is unreadable ({type(exc).__name__})") from None
-    return collect(folder)
+    return rebuild(folder)
+
+
+def read_table(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """A sweep's table: its ``table.parquet`` when readable, else rebuilt from the store."""
+    return _read_or_rebuild(Path(sweep_dir), TABLE, collect)
 
 
 def read_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
-    """A sweep's timeseries table, or None when the sweep stored none."""
+    """A sweep's timeseries table (rebuilt from the store when unreadable), or None when the
+    sweep stored none."""
     folder = Path(sweep_dir)
-    path = folder / TIMESERIES
-    if path.is_file():
-        try:
-            return pd.read_parquet(path)
-        except Exception as exc:
-            raise StoreError(f"{path} is unreadable ({type(exc).__name__})") from None
-    if (folder / SWEEP_FILE).is_file():
-        ts = collect_timeseries(folder)
-        return ts if not ts.empty else None
-    return None
+    if not (folder / TIMESERIES).is_file() and not (folder / SWEEP_FILE).is_file():
+        return None
+    ts = _read_or_rebuild(folder, TIMESERIES, collect_timeseries)
+    return None if ts.empty else ts
 
 
 # --- a single run's readable folder -------------------------------------------------------------------
