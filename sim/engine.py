@@ -383,10 +383,12 @@ class SweepResult:
         return 1 if self.failed or self.missing else 0
 
 
-def finish(the_plan: Plan) -> SweepResult:
+def finish(the_plan: Plan, why_missing: str = "") -> SweepResult:
     """Write the sweep's tables (atomically) and its wall time; return the result."""
     wall = time.perf_counter() - the_plan.started
-    table = store.write_tables(the_plan.sweep_dir, the_plan.reused, timeseries=the_plan.timeseries)
+    table = store.write_tables(
+        the_plan.sweep_dir, the_plan.reused, the_plan.timeseries, why_missing
+    )
     record = store.read_design(the_plan.sweep_dir)
     record.update(
         wall_time_s=round(wall, 2), finished_at=datetime.now(UTC).isoformat(timespec="seconds")

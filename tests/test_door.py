@@ -147,3 +147,32 @@ def test_report_refuses_tables_it_cannot_read_in_one_line(
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and str(folder) in err
         assert not (folder / "report").exists()  # nothing half-written
+
+
+def test_a_job_that_dies_leaves_missing_runs_that_say_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim import engine, store
+
+    def die(chunk: dict) -> dict:
+        raise MemoryError("the node ran out of memory")
+
+    monkeypatch.setattr(engine, "run_chunk", die)
+    results = tmp_path / "results"
+    code, err = run_cli(
+        [
+            "-m",
+            "hydra/launcher=basic",
+            "seed=0,1",
+            "steps=3",
+            f"results_dir={results}",
+            "progress=false",
+        ],
+        capsys,
+    )
+    assert code == 1
+    assert "2 missing of 2 runs" in err and "MemoryError" in err
+    (sweep_dir,) = list(results.glob("sweeps/none/*"))
+    table = store.read_table(sweep_dir)
+    assert list(table["status"]) == ["missing", "missing"]
+    assert table["error"].str.contains("the node ran out of memory").all()
