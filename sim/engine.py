@@ -272,10 +272,13 @@ def run_chunk(chunk: dict[str, Any]) -> dict[str, int]:
     runs = [(r["run_id"], {**chunk["base"], **r["settings"]}) for r in chunk["runs"]]
     cpus = min(_cpus(), len(runs))
     if cpus > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         parts = [runs[i::cpus] for i in range(cpus)]
-        with ProcessPoolExecutor(cpus) as pool:
+        # spawn, not fork: the job process has threads (Hydra, the parent watch)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(cpus, mp_context=context) as pool:
             outs = list(pool.map(_compute_many, parts, [chunk["timeseries"]] * cpus))
         order = {rid: i for i, (rid, _) in enumerate(runs)}
         results = sorted((r for out in outs for r in out), key=lambda r: order[r[0]["run_id"]])

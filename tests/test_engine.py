@@ -478,3 +478,26 @@ def test_api_in_process_equals_api_on_a_pool(tmp_path: Path) -> None:
     # the pool's runs ran in other processes
     assert set(pooled.table["meta.pid"]) != {os.getpid()}
     assert set(serial.table["meta.pid"]) == {os.getpid()}
+
+
+def test_a_chunk_job_uses_every_cpu_of_its_slurm_allocation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Slurm a chunk job runs as many of its runs at once as its allocation has CPUs
+    (SLURM_CPUS_PER_TASK); the part it commits is the same as a serial job's."""
+    design = engine.design_from_overrides([*SMALL, "seed=0,1,2"])
+    chunks = {}
+    for name, cpus in (("serial", "1"), ("two", "2")):
+        monkeypatch.setenv("SLURM_CPUS_PER_TASK", cpus)
+        plan = engine.plan(design, tmp_path / name, chunk_size=3)
+        (chunk_file,) = plan.chunks
+        chunk = json.loads(chunk_file.read_text())
+        assert engine.run_chunk(chunk) == {"runs": 3, "failed": 0}
+        chunks[name] = store.Store(tmp_path / name).records([r.run_id for r in design.runs])
+    pids = set(chunks["two"]["meta.pid"])
+    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes did the runs
+    values = [c for c in chunks["serial"].columns if not c.startswith("meta.")]
+    pd.testing.assert_frame_equal(
+        chunks["serial"][values].sort_values("run_id").reset_index(drop=True),
+        chunks["two"][values].sort_values("run_id").reset_index(drop=True),
+    )
