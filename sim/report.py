@@ -843,10 +843,17 @@ def report_generic(sweep: Sweep, out: Path) -> Report:
     return rep
 
 
+def _report_where_planning_wins(sweep: Sweep, out: Path) -> Report:
+    from sim.discovery import report_where_planning_wins
+
+    return report_where_planning_wins(sweep, out)
+
+
 BUILDERS = {
     "strategy_vs_wickedness": report_strategy,
     "org_forms_vs_turbulence": report_org_forms,
     "levers_sensitivity": report_sensitivity,
+    "where_planning_wins": _report_where_planning_wins,
 }
 
 
