@@ -1,28 +1,34 @@
 """The classroom dashboard page (the Solara app file ``orgsim-dashboard`` serves).
 
-Built from Mesa's SolaraViz parts: Mesa's ``ModelCreator``/``UserInputs`` make the sidebar's
-model parameters from :data:`MODEL_PARAMS` and hand them to the model on Reset, and the
-controller follows SolaraViz's (Reset, Play/Pause, Step, play interval). The frame around them is
-ours, for two measured reasons: SolaraViz's grid re-renders the whole page once per view on every
+Built like Mesa's SolaraViz: the sidebar's model parameters come from :data:`MODEL_PARAMS` (the
+spec format of Mesa's ``ModelCreator``/``UserInputs``) and are handed to the model on Reset, and
+the controller follows SolaraViz's (Reset, Play/Pause, Step, play interval). The inputs are drawn
+by :mod:`sim.dashboard.inputs`, which checks every value that arrives from the browser (Mesa's
+and solara's sliders cast a crafted ``"abc"`` with ``float()`` and put a traceback in the tab);
+a refused value leaves a message in the page and the previous value in place. The frame around
+them is ours, for two measured reasons: SolaraViz's grid re-renders the whole page once per view on every
 step (80-150 ms a step, too slow for ten steps a second), and its Play loop pushes frames faster
 than a slow browser draws them, so Pause lagged by seconds; here one counter redraws only the
 views, and Play is paced by the browser (:mod:`sim.dashboard.pacing`).
 
 The model is a :class:`~sim.dashboard.race.ClassroomRace`, created inside :func:`Page`: every
 browser session gets its own organisations, so thirty students never share one. Settings take
-effect on Reset (as in SolaraViz); a seed that is not a number or an impossible size then shows
-a message in the page instead of building anything.
+effect on Reset (as in SolaraViz); a seed that is not a number or an impossible size is refused
+as it is typed, and a settings combination the model rejects (say K >= N) shows a message in the
+page instead of building anything.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 import solara
-from mesa.visualization.solara_viz import ModelCreator
 
+from sim.dashboard.guard import install_in_server
+from sim.dashboard.inputs import Field, Inputs, Notice, defaults, guarded
 from sim.dashboard.pacing import FrameAck
 from sim.dashboard.race import (
     LEVER_PRESETS,
@@ -46,10 +52,22 @@ from sim.dashboard.views import (
     way_of_working_svg,
 )
 
+install_in_server()  # 404 for the CDN proxy, status pages to loopback only (sim.dashboard.guard)
 warm_up()  # compose the default presets while the server starts, not in the first student's tab
 
 PLAY_INTERVAL_MS = 5  # default pause between steps during Play (the "speed" slider); the
 # browser's own drawing speed paces Play (sim.dashboard.pacing)
+#: The speed slider, in the same spec format as the model parameters (checked the same way).
+INTERVAL = {
+    "type": "SliderInt",
+    "label": "Play Interval (ms)",
+    "value": PLAY_INTERVAL_MS,
+    "min": 0,
+    "max": 500,
+    "step": 5,
+}
+
+log = logging.getLogger(__name__)
 
 
 def _select(label: str, values: tuple[str, ...], value: str) -> dict[str, Any]:
@@ -85,6 +103,7 @@ MODEL_PARAMS: dict[str, dict[str, Any]] = {
     },
     "seed": {"type": "InputText", "label": "Seed", "value": "0"},
 }
+DEFAULTS = defaults(MODEL_PARAMS)  # what a new tab starts from (checked like any input)
 
 
 # --- data out of the models ----------------------------------------------------------------------
@@ -144,16 +163,23 @@ def _guard(race: ClassroomRace) -> bool:
 
 
 @solara.component
-def ClassPanel(model: ClassroomRace, frame: int, on_change: Callable[[], None]) -> None:
+def ClassPanel(
+    model: ClassroomRace,
+    frame: int,
+    on_change: Callable[[], None],
+    notice: solara.Reactive[str | None],
+) -> None:
     """Readouts per organisation, the Shock button, and any message about bad settings."""
     race = model
     if race.error:
         solara.Error(f"Settings not accepted: {race.error}. Fix the field and press Reset.")
         return
 
-    def shock() -> None:
+    def shock_now() -> None:
         race.shock()
         on_change()
+
+    shock = guarded(shock_now, notice)
 
     with race.lock:
         week = race.week
@@ -265,7 +291,9 @@ def WayOfWorkingView(model: ClassroomRace, frame: int) -> None:
 
 
 @solara.component
-def Dashboard(race: ClassroomRace, frame: solara.Reactive[int]) -> None:
+def Dashboard(
+    race: ClassroomRace, frame: solara.Reactive[int], notice: solara.Reactive[str | None]
+) -> None:
     """All views, redrawn together when ``frame`` changes: one small render pass per step.
 
     Only this component reads ``frame``, so a step redraws the views and nothing else (not the
@@ -278,7 +306,7 @@ def Dashboard(race: ClassroomRace, frame: solara.Reactive[int]) -> None:
         frame.value += 1
 
     with solara.Columns([1, 1]):
-        ClassPanel(race, now, redraw)
+        ClassPanel(race, now, redraw, notice)
         PerformanceView(race, now)
     with solara.Columns([1, 1]):
         PeopleView(race, now)
@@ -293,24 +321,31 @@ def Controls(
     race: solara.Reactive[ClassroomRace],
     params: solara.Reactive[dict[str, Any]],
     frame: solara.Reactive[int],
+    notice: solara.Reactive[str | None],
 ) -> None:
     """Reset, Play/Pause, Step and the speed, like SolaraViz's controller; Play runs in a thread
     paced by the browser (see :mod:`sim.dashboard.pacing`) and redraws through one counter."""
     playing = solara.use_reactive(False)
     interval = solara.use_reactive(PLAY_INTERVAL_MS)
+    revision = solara.use_reactive(0)  # a refused speed redraws the slider with the kept one
 
     def redraw() -> None:
         frame.value += 1
 
     def loop() -> None:
-        while playing.value:
-            time.sleep(interval.value / 1000)
-            if not playing.value:
-                break
-            race.value.step()
-            redraw()
-            if race.value.pacer.stalled:
-                playing.value = False
+        try:
+            while playing.value:
+                time.sleep(interval.value / 1000)
+                if not playing.value:
+                    break
+                race.value.step()
+                redraw()
+                if race.value.pacer.stalled:
+                    playing.value = False
+        except Exception:  # never a traceback in the tab; Reset still works
+            log.exception("Play failed")
+            playing.value = False
+            notice.set("Play stopped: that did not work (see the server log). Press Reset.")
 
     solara.lab.use_task(loop, dependencies=[playing.value], prefer_threaded=True)
 
@@ -320,16 +355,22 @@ def Controls(
 
     def reset() -> None:
         playing.value = False
+        notice.set(None)
         race.value = ClassroomRace(**params.value)
         redraw()
 
+    def refused(message: str) -> None:
+        notice.set(message)
+        revision.value += 1
+
     usable = race.value.running
     with solara.Card("Controls"):
-        solara.SliderInt(
-            "Play Interval (ms)", value=interval, min=0, max=500, step=5, thumb_label=True
-        )
+        with solara.Column(gap="0px"):
+            Field("interval", INTERVAL, interval.value, interval.set, refused).key(
+                f"interval-{revision.value}"
+            )
         with solara.Row(justify="space-between"):
-            solara.Button("Reset", color="primary", on_click=reset)
+            solara.Button("Reset", color="primary", on_click=guarded(reset, notice))
             solara.Button(
                 "❚❚" if playing.value else "▶",
                 color="primary",
@@ -337,7 +378,10 @@ def Controls(
                 disabled=not usable,
             )
             solara.Button(
-                "Step", color="primary", on_click=step, disabled=playing.value or not usable
+                "Step",
+                color="primary",
+                on_click=guarded(step, notice),
+                disabled=playing.value or not usable,
             )
 
 
@@ -346,13 +390,15 @@ def Page() -> None:
     """One browser session: its own ClassroomRace (created here, not at module level)."""
     first = solara.use_memo(ClassroomRace, [])
     race = solara.use_reactive(first)
-    params = solara.use_reactive({})  # filled with the defaults by Mesa's ModelCreator
+    params = solara.use_reactive(DEFAULTS)  # the last valid value of every input
     frame = solara.use_reactive(0)  # read by Dashboard only: a step redraws only the views
+    notice = solara.use_reactive(None)  # the message about the last refused value, if any
 
     with solara.AppBar():
         solara.AppBarTitle("orgsim classroom: innovation in organisations")
     with solara.Sidebar(), solara.Column():
-        Controls(race, params, frame)
+        Notice(notice)
+        Controls(race, params, frame, notice)
         with solara.Card("Model Parameters"):
-            ModelCreator(race, MODEL_PARAMS, model_parameters=params)
-    Dashboard(race.value, frame)
+            Inputs(MODEL_PARAMS, params, notice)
+    Dashboard(race.value, frame, notice)

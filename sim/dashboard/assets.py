@@ -3,7 +3,10 @@
 Solara's page loads its JavaScript, CSS and fonts from a public CDN. A classroom with poor wifi
 (or these build machines, which reach no CDN) then gets a blank page. The files are ordinary npm
 packages, so ``npm pack`` fetches them once from the npm registry (or a local mirror) into a cache
-directory; solara then serves them itself when ``SOLARA_ASSETS_PROXY_CACHE_DIR`` points there.
+directory; solara then serves them itself as static files when ``SOLARA_ASSETS_EXTRA_LOCATIONS``
+names that directory and the page's CDN address (``SOLARA_ASSETS_CDN``) is :data:`STATIC_URL`.
+(Not through solara's CDN proxy, ``SOLARA_ASSETS_PROXY_CACHE_DIR``: that proxy fetches any missing
+path from the public CDN for whoever asks; see :mod:`sim.dashboard.guard`.)
 
 The package versions are hard-coded in solara's page template per release: they are pinned here
 for solara 1.64.1 with ipyvue/ipyvuetify 1.x, and :func:`check_versions` compares them with the
@@ -35,7 +38,9 @@ _MARKERS: dict[str, str] = {
     "font-awesome@4.5.0": "css/font-awesome.min.css",
 }
 
-ENV_VAR = "SOLARA_ASSETS_PROXY_CACHE_DIR"
+ENV_VAR = "SOLARA_ASSETS_PROXY_CACHE_DIR"  # solara's CDN proxy cache: not used (proxy off)
+LOCATIONS_VAR = "SOLARA_ASSETS_EXTRA_LOCATIONS"  # extra folders solara serves at /static/assets
+STATIC_URL = "/static/assets"  # where the page then finds the packages (no trailing slash)
 
 
 def default_cache_dir() -> Path:

@@ -180,6 +180,10 @@ class Tab:
         box.fill(text)
         box.press("Enter")
 
+    def value(self, name: str) -> str:
+        """The text shown in the text field of model parameter ``name``."""
+        return self._input(MODEL_PARAMS[name]["label"]).locator("input").input_value()
+
     def apply(self, settings: dict[str, Any]) -> None:
         """Set several parameters (by ClassroomRace keyword) and press Reset."""
         for name, value in settings.items():

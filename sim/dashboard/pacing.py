@@ -40,7 +40,9 @@ module.exports = {
 """
     ).tag(sync=True)
     frame = traitlets.Int(0).tag(sync=True)
-    acked = traitlets.Int(-1).tag(sync=True)
+    # Any, not Int: whatever a browser sends reaches Pacer.acknowledge, which checks it (an Int
+    # trait would raise on a crafted string before any check of ours)
+    acked = traitlets.Any(-1).tag(sync=True)
 
 
 class Pacer:
@@ -62,10 +64,17 @@ class Pacer:
             self.sent += 1
             return self.sent
 
-    def acknowledge(self, frame: int) -> None:
+    def acknowledge(self, frame: object) -> bool:
+        """Record that the browser drew ``frame``; False (and nothing changed) for anything
+        but the number of a frame we sent (a crafted value could otherwise unpace Play)."""
+        if isinstance(frame, bool) or not isinstance(frame, int):
+            return False
         with self._cond:
+            if not 0 <= frame <= self.sent:
+                return False
             self.acked = max(self.acked, frame)
             self._cond.notify_all()
+            return True
 
     def wait(self) -> bool:
         """True if the browser kept up, False if we stopped waiting for it."""

@@ -5,14 +5,18 @@ the keyword arguments of :class:`ClassroomRace`. The race holds one :class:`~sim
 per organisation; both are built with the same seed, so they meet the same problem stream (same
 landscape, same turbulence), and a shock pressed in the page is applied to both at the same step.
 
-Bad input (a seed that is not a number, an impossible size) must not crash a class: the race then
-holds no organisation and an ``error`` line that the page shows, and Play/Step are disabled.
+Bad input (a seed that is not a number, an impossible size, a string where a slider's number
+belongs, NaN, None, ...) must not crash a class: every setting is checked for type and range
+(:func:`check_value`); the race then holds no organisation and an ``error`` line that the page
+shows, and Play/Step are disabled. The page itself refuses a bad value as it arrives
+(:mod:`sim.dashboard.inputs`), so this is the second line of defence.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from sim.dashboard.pacing import Pacer
 from sim.model import InnovationModel
 
 logging.getLogger("MESA").setLevel(logging.WARNING)  # one INFO line per step is just noise here
+log = logging.getLogger(__name__)
 
 ORG_FORMS = ("bureaucracy", "adhocracy", "self_organisation")
 STRATEGIES = ("incremental", "planning", "hybrid")
@@ -136,43 +141,112 @@ def history(model: InnovationModel) -> Mapping[str, Sequence[Any]]:
     return model.timeseries().to_dict("list")
 
 
+#: The settings that name a preset, and the presets each may take.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "mode": MODES,
+    "org": ORG_FORMS,
+    "strategy": STRATEGIES,
+    "org_b": ORG_FORMS,
+    "strategy_b": STRATEGIES,
+    "levers_b": LEVER_PRESETS,
+}
+#: The numeric settings: (lowest, highest, whole numbers only). These are what the model can
+#: take (sim.config's ranges); the page's sliders are narrower. Complexity is also checked by
+#: the model against the problem's size (K < N).
+NUMBERS: dict[str, tuple[float, float, bool]] = {
+    **{lever: (0.0, 1.0, False) for lever in LEVERS},
+    "turbulence": (0.0, 1.0, False),
+    "ambiguity": (0.0, 1.0, False),
+    "complexity": (0, 19, True),
+    "stakeholders": (1, 10, True),
+}
+#: The settings typed into text fields: (what the message calls it, lowest, highest).
+TYPED: dict[str, tuple[str, int, int]] = {
+    "size": ("Organisation size", MIN_SIZE, MAX_SIZE),
+    "seed": ("Seed", 0, 2**32 - 1),
+}
+_MAX_DIGITS = 12  # longer "numbers" are refused before parsing (no 4300-digit ints)
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A short repr of a value someone sent, for a message (never the whole of a huge one)."""
+    try:
+        text = repr(value)
+    except Exception:  # a value from the browser is JSON, but be safe with anything
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _whole_number(text: Any, what: str, lo: int, hi: int) -> int:
     """Parse a whole number typed into a field, or raise ConfigError with a line for the page."""
+    problem = f"{what} must be a whole number from {lo} to {hi}"
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise ConfigError(f"{problem} (got {shown(text)})")
     raw = str(text).strip()
+    if len(raw) > _MAX_DIGITS:
+        raise ConfigError(f"{problem} (got {shown(raw)})")
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(
-            f"{what} must be a whole number from {lo} to {hi} (got {raw!r})"
-        ) from None
+        raise ConfigError(f"{problem} (got {shown(raw)})") from None
     if not lo <= value <= hi:
-        raise ConfigError(f"{what} must be a whole number from {lo} to {hi} (got {value})")
+        raise ConfigError(f"{problem} (got {value})")
     return value
 
 
+def check_number(value: Any, what: str, lo: float, hi: float, whole: bool) -> float | int:
+    """``value`` as a finite number from ``lo`` to ``hi`` (a whole one if ``whole``), or a
+    one-line ConfigError: strings, None, NaN, infinities and booleans are refused."""
+    kind = "a whole number" if whole else "a number"
+    problem = f"{what} must be {kind} from {lo:g} to {hi:g} (got {shown(value)})"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(problem)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(problem)
+    if whole and value != int(value):
+        raise ConfigError(problem)
+    if not lo <= value <= hi:
+        raise ConfigError(problem)
+    return int(value) if whole else round(float(value), 4)
+
+
+def check_value(name: str, value: Any) -> Any:
+    """One setting, checked for type and range: the parsed value, or a one-line ConfigError.
+
+    Everything that reaches :class:`ClassroomRace` goes through here, so a value the page's
+    widgets could never send (a crafted websocket message) is refused with a message too."""
+    if name in CHOICES:
+        allowed = CHOICES[name]
+        if not isinstance(value, str) or value not in allowed:
+            raise ConfigError(f"{name}={shown(value)} is not allowed: use one of {allowed}")
+        return value
+    if name in TYPED:
+        what, lo, hi = TYPED[name]
+        return _whole_number(value, what, lo, hi)
+    if name in NUMBERS:
+        lo, hi, whole = NUMBERS[name]
+        return check_number(value, name, lo, hi, whole)
+    raise ConfigError(f"{shown(name)} is not a setting of the dashboard")
+
+
 def parse_settings(**params: Any) -> Settings:
-    """Turn the page's raw inputs into :class:`Settings`; one-line ConfigError on bad input."""
+    """Turn the page's raw inputs into :class:`Settings`; one-line ConfigError on bad input
+    (the first bad setting, in the page's order)."""
     defaults = Settings()
+    unknown = sorted(set(params) - set(Settings.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"{shown(unknown[0])} is not a setting of the dashboard")
     values: dict[str, Any] = {}
     for name in Settings.__dataclass_fields__:
-        values[name] = params.get(name, getattr(defaults, name))
-    values["size"] = _whole_number(values["size"], "Organisation size", MIN_SIZE, MAX_SIZE)
-    values["seed"] = _whole_number(values["seed"], "Seed", 0, 2**32 - 1)
-    for name, allowed in (
-        ("mode", MODES),
-        ("org", ORG_FORMS),
-        ("org_b", ORG_FORMS),
-        ("strategy", STRATEGIES),
-        ("strategy_b", STRATEGIES),
-        ("levers_b", LEVER_PRESETS),
-    ):
-        if values[name] not in allowed:
-            raise ConfigError(f"{name}={values[name]!r} is not allowed: use one of {allowed}")
-    for name in (*LEVERS, "turbulence", "ambiguity"):
-        values[name] = round(float(values[name]), 4)
-    for name in ("complexity", "stakeholders"):
-        values[name] = int(values[name])
+        values[name] = check_value(name, params.get(name, getattr(defaults, name)))
     return Settings(**values)
+
+
+def shock_share(share: Any) -> float | None:
+    """The share of the problem a shock redraws: None (the model's own) or a number in [0, 1]."""
+    if share is None:
+        return None
+    return float(check_number(share, "shock share", 0.0, 1.0, whole=False))
 
 
 class ClassroomRace(mesa.Model):
@@ -220,6 +294,10 @@ class ClassroomRace(mesa.Model):
         except ConfigError as exc:
             self.error = str(exc)
             self.orgs = {}
+        except Exception:  # never a traceback (with server paths) in a student's tab
+            log.exception("building the dashboard's model failed")
+            self.error = "the model could not be built with these settings (see the server log)"
+            self.orgs = {}
         self.running = not self.error
 
     # --- stepping -------------------------------------------------------------------------------
@@ -235,7 +313,9 @@ class ClassroomRace(mesa.Model):
         """The teacher's button: the requirements change now, for every organisation at once.
 
         The organisations share the problem seed and the step, so the redraw is the same for
-        both; the next collected step is marked as a shock on every plot."""
+        both; the next collected step is marked as a shock on every plot. A ``share`` that is
+        not a number in [0, 1] raises ConfigError and changes nothing."""
+        share = shock_share(share)
         with self.lock:
             for model in self.orgs.values():
                 model.shock(share)

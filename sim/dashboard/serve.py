@@ -5,10 +5,12 @@
     orgsim-dashboard --host 0.0.0.0 --port 8080   # let students' laptops in
 
 The server is ``solara run`` on :mod:`sim.dashboard.app`; with the offline assets in place it
-is started with ``SOLARA_ASSETS_PROXY_CACHE_DIR`` pointing at them, so solara serves every
-front-end file itself and the page never waits on a CDN. Without them the page would load its
-files from the internet (fine at home, a blank page on poor classroom wifi): we say so loudly
-instead of failing.
+serves them itself as static files (``SOLARA_ASSETS_EXTRA_LOCATIONS``, page links under
+``/static/assets``), so the page never waits on a CDN. Without them the browser loads its files
+from the internet (fine at home, a blank page on poor classroom wifi): we say so loudly instead of
+failing. Solara's CDN proxy (``/_solara/cdn``, which fetches any path from the public CDN for
+whoever asks) is off in both cases (``SOLARA_ASSETS_PROXY=False``): the server itself never
+fetches anything for a browser (see :mod:`sim.dashboard.guard`).
 """
 
 from __future__ import annotations
@@ -44,13 +46,21 @@ def server_command(host: str, port: int) -> list[str]:
 
 
 def server_env(assets_dir: Path | None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of the server: offline assets, no telemetry (which would phone home)."""
+    """The environment of the server: offline assets, no CDN proxy, no telemetry (which would
+    phone home)."""
     env = dict(os.environ if base is None else base)
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
-    if assets_dir is not None:
-        env[assets.ENV_VAR] = str(assets_dir)
-        env["SOLARA_ASSETS_PROXY"] = "True"
+    # never an open fetch proxy: the page's files come from assets_dir or, online, the browser
+    # loads them from the CDN itself
+    env["SOLARA_ASSETS_PROXY"] = "False"
+    env.pop(assets.ENV_VAR, None)
+    if assets_dir is None:
+        env.pop("SOLARA_ASSETS_CDN", None)
+        env.pop(assets.LOCATIONS_VAR, None)
+    else:
+        env[assets.LOCATIONS_VAR] = str(assets_dir)  # served under /static/assets
+        env["SOLARA_ASSETS_CDN"] = assets.STATIC_URL  # the page's links point there
     return env
 
 
