@@ -47,7 +47,7 @@ SHOWN_OUTCOMES = ("mean_performance", "final_performance", "time_to_90", "total_
 #: estimated seconds per run: a fixed part plus a part per agent-step (measured on this machine
 #: kind; only the chunks' relative sizes depend on it)
 RUN_FIXED_S, AGENT_STEP_S = 0.008, 1.0e-5
-CHUNK_TARGET_S, CHUNK_MIN_S, CHUNKS_PER_WORKER = 30.0, 3.0, 3
+CHUNK_TARGET_S, CHUNK_MIN_S, CHUNKS_PER_WORKER = 30.0, 4.0, 3
 
 
 # --- planning -----------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def plan(
         "base_settings": base,
         "runs": [{"run_id": r.run_id, **r.labels, "settings": r.settings} for r in design.runs],
     }
-    store.write_json(sweep_dir / store.SWEEP_FILE, record)
+    store.write_json(sweep_dir / store.SWEEP_FILE, record, compact=True)
     todo, seen = [], set()
     for run in design.runs:
         if run.run_id not in reused and run.run_id not in seen:
@@ -169,7 +169,8 @@ def plan(
         path = chunk_dir / f"chunk-{index:05d}.json"
         store.write_json(
             path,
-            {
+            compact=True,
+            data={
                 "results_dir": str(results),
                 "fingerprint": design.fingerprint,
                 "timeseries": timeseries,
@@ -396,7 +397,7 @@ def finish(the_plan: Plan, why_missing: str = "") -> SweepResult:
     record.update(
         wall_time_s=round(wall, 2), finished_at=datetime.now(UTC).isoformat(timespec="seconds")
     )
-    store.write_json(the_plan.sweep_dir / store.SWEEP_FILE, record)
+    store.write_json(the_plan.sweep_dir / store.SWEEP_FILE, record, compact=True)
     return SweepResult(the_plan.sweep_dir, table, len(the_plan.reused), the_plan.pending, wall)
 
 
@@ -696,6 +697,8 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
                         launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             except Exception as exc:
                 launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if warm is not None:
+            warm.discard()  # every job is done: end the workers now, not at the process's exit
     result = finish(the_plan, f"a sweep job failed ({launch_error})" if launch_error else "")
     for line in report_lines(result):
         print(line, flush=True)

@@ -173,8 +173,15 @@ def atomic_write(path: Path, write: Any) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1, default=str)))
+def write_json(path: Path, data: Any, compact: bool = False) -> None:
+    """Write JSON atomically; ``compact`` for the large machine-read files (a sweep's design,
+    its chunks), indented otherwise."""
+    text = (
+        json.dumps(data, separators=(",", ":"), default=str)
+        if compact
+        else json.dumps(data, indent=1, default=str)
+    )
+    atomic_write(path, lambda p: p.write_text(text))
 
 
 # --- the store of parts ---------------------------------------------------------------------------
