@@ -39,7 +39,8 @@ BASIC = "hydra/launcher=basic"
 #: the first line a sweep prints on stderr
 HEADER = re.compile(
     r"orgsim: sweep of (?P<total>\d+) runs \((?P<reused>\d+) already in the store, "
-    r"(?P<todo>\d+) to run in (?P<jobs>\d+) jobs?\): (?P<dir>\S+)"
+    r"(?P<todo>\d+) to run in (?P<jobs>\d+) jobs?, about \d+(\.\d+)? (s|min|h) of model time\): "
+    r"(?P<dir>\S+)"
 )
 #: the README marker that names the command whose output the next fenced block shows
 SAMPLE_MARKER = re.compile(r"<!--\s*sample-output:\s*(?P<command>.+?)\s*-->")

@@ -176,3 +176,25 @@ def test_a_job_that_dies_leaves_missing_runs_that_say_why(
     table = store.read_table(sweep_dir)
     assert list(table["status"]) == ["missing", "missing"]
     assert table["error"].str.contains("the node ran out of memory").all()
+
+
+def test_a_rough_time_per_step_follows_what_drives_it() -> None:
+    """The door's time estimate (shown in a sweep's header, and before a single run that will
+    take over a minute) grows with the agents, dense teams' ties and the landscape's recomputing
+    at shocks, and is of the order measured on this project's machines."""
+    from sim.config import flat_of
+    from sim.engine import describe_duration, estimate_step_s
+
+    def per_step(*overrides: str) -> float:
+        return estimate_step_s(flat_of(to_config(sim.compose_config(list(overrides)))))
+
+    default = per_step()
+    assert 1e-4 < default < 5e-3  # measured: ~0.6 ms a step
+    assert per_step("org=adhocracy", "org.employees=20000", "org.team_size=1000") > 60
+    assert (
+        per_step("problem.n=20", "problem.k=19", "problem.stakeholders=10", "problem.turbulence=1")
+        > 10
+    )
+    assert per_step("org.employees=480") > 3 * default  # the landscape part stays
+    assert describe_duration(30) == "30 s" and describe_duration(600) == "10 min"
+    assert describe_duration(7200) == "2.0 h"

@@ -13,7 +13,9 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["01_first_experiment.ipynb", "02_what_if.ipynb"])
+@pytest.mark.parametrize(
+    "name", ["01_first_experiment.ipynb", "02_what_if.ipynb", "03_where_planning_wins.ipynb"]
+)
 def test_notebook_executes(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORGSIM_NB_SMALL", "1")
     monkeypatch.setenv("ORGSIM_NB_OUT", str(tmp_path))
