@@ -33,7 +33,7 @@ from sim.provenance import code_fingerprint
 REPO = Path(__file__).resolve().parent.parent
 SMALL = ["steps=10", "org.employees=12", "org.partners=2"]
 SWEEP_LINE = re.compile(
-    r"orgsim: sweep of (\d+) runs \((\d+) already in the store, (\d+) to run in \d+ jobs?\): (\S+)"
+    r"orgsim: sweep of (\d+) runs \((\d+) already in the store, (\d+) to run in \d+ jobs?, about [^)]* of model time\): (\S+)"
 )
 
 

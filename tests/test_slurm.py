@@ -20,7 +20,7 @@ from sim import store
 #: 4 runs in 2 chunks of 2 runs
 SWEEP = ["strategy=incremental,planning", "replications=2", "steps=10", "org.employees=12"]
 HEADER = re.compile(
-    r"orgsim: sweep of (\d+) runs \((\d+) already in the store, (\d+) to run in (\d+) jobs?\): "
+    r"orgsim: sweep of (\d+) runs \((\d+) already in the store, (\d+) to run in (\d+) jobs?, about [^)]* of model time\): "
     r"(?P<dir>\S+)"
 )
 
