@@ -229,6 +229,7 @@ def compute(
     """Run one model; never raises for a failing model. Returns its store row and timeseries."""
     import logging
 
+    from sim.metrics import summarise
     from sim.model import InnovationModel
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -239,9 +240,10 @@ def compute(
     try:
         _test_hook(flat)
         model = InnovationModel(config_of(flat)).run(progress=progress)
-        row.update(model.summary())
+        frame = model.timeseries()  # built once: the summary is computed from it
+        row.update(summarise(frame))
         if timeseries:
-            ts = model.timeseries()
+            ts = frame
             ts.insert(0, "run_id", rid)
     except Exception as exc:  # a failing run is recorded; the others go on
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
