@@ -17,11 +17,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import CONF_DIR, ConfigError, friendly_error, register_schema
+from sim.config import CONF_DIR, ConfigError, register_schema
+from sim.design import compose, is_group, parse_overrides, run_config
 
 PROG = "orgsim"
 #: flags that only show information: Hydra handles them, nothing runs, nothing is written
@@ -29,7 +29,6 @@ INFO_FLAGS = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-c",
 VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-i", "--info"}
 KNOWN_FLAGS = INFO_FLAGS | VALUE_FLAGS | {"-m", "--multirun", "--resolve"}
 LAUNCHERS = ("joblib", "basic", "orgsim_slurm", "submitit_slurm", "submitit_local")
-GROUPS = {p.name for p in CONF_DIR.iterdir() if p.is_dir()} if CONF_DIR.is_dir() else set()
 
 
 class _Prepared:
@@ -61,36 +60,15 @@ def _split_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
-def _is_group(key: str) -> bool:
-    return "." not in key and key.split("/")[0] in GROUPS
-
-
-def _parse(overrides: list[str]) -> list[Any]:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    try:
-        return OverridesParser.create().parse_overrides(overrides)
-    except Exception as exc:
-        raise ConfigError(friendly_error(exc)) from None
-
-
 def _compose(overrides: list[str], with_hydra: bool) -> DictConfig:
-    from hydra import compose
-
+    """:func:`sim.design.compose`, naming the launchers (their presets come from plugins)."""
     try:
-        return compose(config_name="config", overrides=overrides, return_hydra_config=with_hydra)
-    except Exception as exc:
-        message = friendly_error(exc)
-        if message.startswith("hydra/launcher="):  # presets also come from plugins
+        return compose(overrides, with_hydra=with_hydra)
+    except ConfigError as exc:
+        message = str(exc)
+        if message.startswith("hydra/launcher="):
             message = message.split(" (allowed", 1)[0] + f" (allowed: {', '.join(LAUNCHERS)})"
         raise ConfigError(message) from None
-
-
-def _check_run(cfg: DictConfig) -> Any:
-    """Validate a composed config (without its hydra node) as a RunConfig."""
-    from sim.design import run_config
-
-    return run_config(cfg)
 
 
 def _check_shown_config(overrides: list[str]) -> None:
@@ -99,12 +77,12 @@ def _check_shown_config(overrides: list[str]) -> None:
     from hydra.core.global_hydra import GlobalHydra
 
     register_schema()
-    plain = [o.input_line for o in _parse(overrides) if not o.is_sweep_override()]
+    plain = [o.input_line for o in parse_overrides(overrides) if not o.is_sweep_override()]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             base = _compose(plain, with_hydra=False)
-            _check_run(base)
+            run_config(base)
     finally:
         GlobalHydra.instance().clear()
 
@@ -123,10 +101,10 @@ def prepare(argv: Sequence[str]) -> _Prepared:
             _check_shown_config(overrides)  # never print an invalid config as if it were fine
         return _Prepared(list(argv), multirun=False, jobs=0)
     register_schema()
-    parsed = _parse(overrides)
+    parsed = parse_overrides(overrides)
     for o in parsed:
         if (o.is_add() or o.is_force_add() or o.is_delete()) and not (
-            _is_group(o.key_or_group) or o.key_or_group.startswith("hydra")
+            is_group(o.key_or_group) or o.key_or_group.startswith("hydra")
         ):
             raise ConfigError(
                 f"{o.input_line}: settings cannot be added (+) or deleted (~); "
@@ -155,7 +133,7 @@ def prepare(argv: Sequence[str]) -> _Prepared:
             base = _compose(plain, with_hydra=True)
             if str(base.hydra.mode) == "RunMode.MULTIRUN" or base.hydra.mode == "MULTIRUN":
                 multirun = True
-            run = _check_run(OmegaConf.masked_copy(base, [k for k in base if k != "hydra"]))
+            run = run_config(OmegaConf.masked_copy(base, [k for k in base if k != "hydra"]))
     finally:
         GlobalHydra.instance().clear()
     results_dir = Path(str(run.results_dir)).expanduser().resolve()
@@ -206,7 +184,7 @@ def _task(cfg: DictConfig) -> None:
         return
     from sim.config import flat_of
 
-    run = _check_run(cfg)
+    run = run_config(cfg)
     record = engine.run_single(flat_of(run), run.results_dir, plot=run.plot, progress=run.progress)
     print(engine.single_run_report(record), flush=True)
     if record["status"] != "ok":

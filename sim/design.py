@@ -110,7 +110,8 @@ def run_id(flat: dict[str, Any], fingerprint: str) -> str:
 
 
 # --- composing ------------------------------------------------------------------------------------
-def _parse(overrides: Sequence[str]) -> list[Any]:
+def parse_overrides(overrides: Sequence[str]) -> list[Any]:
+    """Hydra's override parser; a mistake is one line (:class:`ConfigError`)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
@@ -175,7 +176,7 @@ class Composer:
     def __call__(self, overrides: Sequence[str]) -> RunConfig:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
-        parsed = _parse(overrides)
+        parsed = parse_overrides(overrides)
         groups = tuple(o.input_line for o in parsed if is_group(o.key_or_group))
         if all(
             self._choices.get(o.key_or_group) == o.get_value_element_as_str()
@@ -309,7 +310,7 @@ def grid_cells(grid: dict[str, str]) -> list[list[str]]:
     """The Cartesian product of the grid's sweeps, as override lists (Hydra's own expansion)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
-    parsed = _parse([f"{k}={v}" for k, v in grid.items()])
+    parsed = parse_overrides([f"{k}={v}" for k, v in grid.items()])
     for o in parsed:
         if o.is_sweep_override() and not o.is_discrete_sweep():
             raise ConfigError(
@@ -326,7 +327,7 @@ def split_command_line(
 ) -> tuple[list[str], dict[str, str], dict[str, Any] | None]:
     """A command line and a sweeper's config as a design's parts: the fixed overrides, the grid
     (the sweeper's ``params`` with the command line's sweeps on top) and the sample spec."""
-    parsed = _parse(arguments)
+    parsed = parse_overrides(arguments)
     base = [o.input_line for o in parsed if not o.is_sweep_override()]
     grid = {str(k): str(v) for k, v in (params or {}).items()}
     grid.update(
@@ -350,7 +351,7 @@ def expand(
     from sim.store import run_id as content_address
 
     fingerprint = fingerprint or code_fingerprint()
-    base_parsed = _parse(base)
+    base_parsed = parse_overrides(base)
     fixed = {o.key_or_group for o in base_parsed}
     # a key set on the command line wins over the same key swept by an experiment file
     grid = {k: v for k, v in (grid or {}).items() if k not in fixed}
@@ -433,7 +434,7 @@ def _per_run_values(sweep: str | None, default: list[int]) -> list[Any]:
     """The values of a per-run key (``seed``, ``replication``): a sweep, one value or default."""
     if sweep is None:
         return default
-    parsed = _parse([f"x={sweep}"])[0]
+    parsed = parse_overrides([f"x={sweep}"])[0]
     if parsed.is_sweep_override():
         if not parsed.is_discrete_sweep():
             raise ConfigError(f"{sweep}: only lists and range(...) sweeps are supported")
