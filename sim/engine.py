@@ -67,6 +67,7 @@ class Plan:
     pending: int
     timeseries: bool = True
     estimated_s: float = 0.0
+    record: dict[str, Any] = field(default_factory=dict)  # what sweep.json holds
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -78,10 +79,10 @@ def estimate_step_s(settings: dict[str, Any]) -> float:
     """A rough time per step of a run (seconds on this project's machines): the agents, their
     communication ties (knowledge sharing walks them), and the landscape tables recomputed at
     every shock (2**n ways of working, n choices, each stakeholder group's view)."""
-    employees, team = settings["org.employees"], min(settings["org.team_size"], 10**9)
+    employees = settings["org.employees"]
     agents = employees + settings["org.partners"]
     if settings["org.network"] == "teams_bridged":
-        ties = employees * (min(team, employees) - 1) / 2
+        ties = employees * (min(settings["org.team_size"], employees) - 1) / 2
     else:
         ties = employees * settings["org.network_degree"] / 2
     n, groups = settings["problem.n"], settings["problem.stakeholders"]
@@ -209,7 +210,9 @@ def plan(
             },
         )
         chunks.append(path)
-    return Plan(sweep_dir, design, results, reused, chunks, len(todo), timeseries, sum(costs))
+    return Plan(
+        sweep_dir, design, results, reused, chunks, len(todo), timeseries, sum(costs), record
+    )
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -343,7 +346,9 @@ class Progress:
 
         self.plan = plan
         self.wanted = {r.run_id for r in plan.design.runs} - plan.reused
-        self.seen_parts = {p.name for p in store.Store(plan.results_dir).parts()}
+        # parts committed before the sweep: a listing, not a second read of every manifest
+        self.parts_dir = store.Store(plan.results_dir).parts_dir
+        self.seen_parts = {p.stem for p in self.parts_dir.glob("[!.]*.json")}
         self.failed = 0
         self.bar = tqdm(
             total=plan.total,
@@ -368,10 +373,7 @@ class Progress:
         self.bar.close()
 
     def poll(self) -> None:
-        folder = store.Store(self.plan.results_dir).parts_dir
-        if not folder.is_dir():
-            return
-        for path in folder.glob("[!.]*.json"):
+        for path in self.parts_dir.glob("[!.]*.json"):
             if path.stem in self.seen_parts:
                 continue
             self.seen_parts.add(path.stem)
@@ -424,7 +426,7 @@ def finish(the_plan: Plan, why_missing: str = "") -> SweepResult:
     table = store.write_tables(
         the_plan.sweep_dir, the_plan.reused, the_plan.timeseries, why_missing
     )
-    record = store.read_design(the_plan.sweep_dir)
+    record = the_plan.record  # kept from the plan: a large design is not read back from disk
     record.update(
         wall_time_s=round(wall, 2), finished_at=datetime.now(UTC).isoformat(timespec="seconds")
     )
@@ -478,12 +480,17 @@ def report_lines(result: SweepResult) -> list[str]:
 def design_from_overrides(overrides: Sequence[str]) -> Design:
     """The design a command line asks for: sweeps (``a,b``, ``range``) in ``overrides`` and
     the experiment's own ``hydra.sweeper.params`` and ``hydra.sweeper.sample``."""
+    from omegaconf import OmegaConf
+
     from sim.design import compose, split_command_line
 
     base, _, _ = split_command_line(overrides)
-    sweeper = compose(base, with_hydra=True).hydra.sweeper
+    head = compose(base, with_hydra=True)
+    sweeper = head.hydra.sweeper
     base, grid, sample = split_command_line(overrides, sweeper.get("params"), sweeper.get("sample"))
-    return expand(base, grid, sample)
+    # this composition is the design's base, as the Hydra app's own is for `orgsim -m`
+    primary = OmegaConf.masked_copy(head, [k for k in head if k != "hydra"])
+    return expand(base, grid, sample, primary=(primary, dict(head.hydra.runtime.choices)))
 
 
 def sweep(

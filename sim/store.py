@@ -442,7 +442,8 @@ def collect(
         base = design.get("base_settings") or {}
         for index in table.index[missing]:
             settings = {**base, **(entries[index].get("settings") or {})}
-            for key, value in flatten(_nest(settings)).items():
+            for key, value in settings.items():
+                value = json.dumps(value) if isinstance(value, list) else value  # as flatten()
                 if key not in table:
                     table[key] = None
                 table.at[index, key] = value
@@ -451,17 +452,6 @@ def collect(
     meta = [c for c in table.columns if is_meta(c)]
     rest = [c for c in table.columns if c not in first and c not in meta]
     return table[first + rest + meta].reset_index(drop=True)
-
-
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = out
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
 
 
 def collect_timeseries(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame:
