@@ -31,7 +31,7 @@ import pandas as pd
 
 from sim import stats
 from sim.config import ConfigError
-from sim.design import GROUPS
+from sim.design import GROUPS, Design
 from sim.report import Report, save_figure, write_report
 
 DEFAULT_PROBLEMS = ("tame", "complicated", "complex", "wicked")
@@ -154,16 +154,16 @@ def arm_overrides(
     ]
 
 
-def prepare_tasks(
+def prepare_arms(
     as_is: list[str],
     to_be: list[str],
     problems: list[str],
     replications: int,
     steps: int | None = None,
     seed: int = 0,
-) -> dict[str, list[str]]:
+) -> dict[str, tuple[list[str], Design]]:
     """Validate both designs under every problem condition (nothing runs, nothing is written);
-    return each arm's engine overrides. Raises :class:`ConfigError` with one line."""
+    return each arm's engine overrides and expanded design. Raises :class:`ConfigError`."""
     from sim.engine import design_from_overrides
 
     if replications < 2:
@@ -176,8 +176,8 @@ def prepare_tasks(
         raise ConfigError("--problems: name at least one problem preset")
     arms = {}
     for name, overrides in (("as_is", as_is), ("to_be", to_be)):
-        arms[name] = arm_overrides(overrides, problems, replications, steps, seed)
-        design_from_overrides(arms[name])
+        arm = arm_overrides(overrides, problems, replications, steps, seed)
+        arms[name] = (arm, design_from_overrides(arm))
     return arms
 
 
@@ -193,18 +193,24 @@ def run_comparison(
     results_dir: str | Path = "results",
 ) -> Comparison:
     """Run both designs over the problem conditions, R paired replications each, through the
-    experiment engine (runs already in the store are reused)."""
+    experiment engine (runs already in the store are reused). Both designs are validated before
+    anything runs: a mistake raises :class:`ConfigError`."""
     import os
 
-    from sim.engine import sweep
+    from sim.engine import run_design
 
-    arms = prepare_tasks(as_is, to_be, list(problems), replications, steps, seed)
+    arms = prepare_arms(as_is, to_be, list(problems), replications, steps, seed)
     start = time.perf_counter()
     jobs = n_jobs or os.cpu_count() or 1
     tables = []
-    for name, overrides in arms.items():
-        result = sweep(
-            overrides, results_dir=results_dir, jobs=jobs, progress=progress, timeseries=False
+    for name, (overrides, design) in arms.items():
+        result = run_design(
+            design,
+            results_dir,
+            jobs,
+            progress,
+            timeseries=False,
+            command=f"orgsim-compare ({name}): {' '.join(overrides)}",
         )
         table = result.table.copy()
         table["design"] = name
@@ -442,22 +448,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="report folder (default RESULTS_DIR/compare/TIME)")
     ap.add_argument("--no-data", action="store_true", help="do not write the per-run table")
     args = ap.parse_args(argv)
-    try:
+    try:  # both designs are validated before anything runs
         as_is, to_be = parse_design(args.as_is), parse_design(args.to_be)
-        prepare_tasks(as_is, to_be, args.problems, args.replications, args.steps, args.seed)
+        comp = run_comparison(
+            as_is,
+            to_be,
+            args.problems,
+            args.replications,
+            args.steps,
+            args.seed,
+            args.jobs,
+            results_dir=args.results_dir,
+        )
     except ConfigError as exc:
         print(f"orgsim-compare: {exc}", file=sys.stderr)
         return 2
-    comp = run_comparison(
-        as_is,
-        to_be,
-        args.problems,
-        args.replications,
-        args.steps,
-        args.seed,
-        args.jobs,
-        results_dir=args.results_dir,
-    )
     if comp.runs["status"].ne("ok").all():
         print(
             f"orgsim-compare: every run failed; first error: {comp.runs['error'].iloc[0]}",

@@ -507,7 +507,28 @@ def sweep(
     ``overrides`` use the command line's syntax: ``["experiment=strategy_vs_wickedness_quick"]``,
     ``["strategy=incremental,planning", "replications=5"]``. Raises :class:`ConfigError`.
     """
-    design = design_from_overrides(overrides)
+    return run_design(
+        design_from_overrides(overrides),
+        results_dir,
+        jobs,
+        progress,
+        chunk_size,
+        timeseries,
+        command=f"sim.sweep({list(overrides)!r}, jobs={jobs})",
+    )
+
+
+def run_design(
+    design: Design,
+    results_dir: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+    progress: bool = False,
+    chunk_size: int | None = None,
+    timeseries: bool | None = None,
+    command: str = "",
+) -> SweepResult:
+    """Run an expanded design in this process (``jobs=1``) or on a joblib pool: the one call
+    behind :func:`sweep` and ``orgsim-compare`` (which validates its designs first)."""
     settings = design.run_settings
     the_plan = plan(
         design,
@@ -516,7 +537,7 @@ def sweep(
         chunk_size=settings["chunk_size"] if chunk_size is None else chunk_size,
         timeseries=settings["timeseries"] if timeseries is None else timeseries,
         launcher="in-process" if jobs == 1 else "joblib (sim.sweep)",
-        command=f"sim.sweep({list(overrides)!r}, jobs={jobs})",
+        command=command,
     )
     with Progress(the_plan, enabled=progress):
         if jobs == 1 or len(the_plan.chunks) <= 1:
