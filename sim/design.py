@@ -202,7 +202,8 @@ class Composer:
 
 
 # --- sampling ---------------------------------------------------------------------------------------
-def _schema_range(key: str) -> tuple[float, float] | None:
+def schema_range(key: str) -> tuple[float, float] | None:
+    """The allowed range of a dotted setting, from the schema's field metadata (None: no range)."""
     group, _, name = key.partition(".")
     fields = (
         {f.name: f for f in dataclasses.fields(MODEL_GROUPS[group] if name else OrgsimConfig)}
@@ -228,7 +229,7 @@ def check_sample(sample: dict[str, Any]) -> dict[str, Any]:
                 f"sample factor {key} is not a setting that can be sampled "
                 "(see docs/ODD.md for the settings)"
             )
-        allowed = _schema_range(key)
+        allowed = schema_range(key)
         if allowed is None or FIELD_TYPES[key] not in ("float", "int"):
             raise ConfigError(f"sample factor {key}: only numeric settings can be sampled")
         try:

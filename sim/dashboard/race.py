@@ -25,8 +25,9 @@ from typing import Any
 import mesa
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, compose_config, model_part
+from sim.config import FIELD_TYPES, ConfigError, compose_config, model_part
 from sim.dashboard.pacing import Pacer
+from sim.design import schema_range
 from sim.model import InnovationModel
 
 logging.getLogger("MESA").setLevel(logging.WARNING)  # one INFO line per step is just noise here
@@ -150,15 +151,24 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "strategy_b": STRATEGIES,
     "levers_b": LEVER_PRESETS,
 }
-#: The numeric settings: (lowest, highest, whole numbers only). These are what the model can
-#: take (sim.config's ranges); the page's sliders are narrower. Complexity is also checked by
-#: the model against the problem's size (K < N).
+
+
+def _schema_range(setting: str) -> tuple[float, float, bool]:
+    """(lowest, highest, whole numbers only) of a dotted setting, from sim.config's schema."""
+    limits = schema_range(setting)
+    assert limits is not None, setting
+    return limits[0], limits[1], FIELD_TYPES[setting].startswith("int")
+
+
+#: The numeric settings: (lowest, highest, whole numbers only), the model's own ranges read from
+#: its schema (the page's sliders are narrower). Complexity is also checked by the model against
+#: the problem's size (K < N).
 NUMBERS: dict[str, tuple[float, float, bool]] = {
-    **{lever: (0.0, 1.0, False) for lever in LEVERS},
-    "turbulence": (0.0, 1.0, False),
-    "ambiguity": (0.0, 1.0, False),
-    "complexity": (0, 19, True),
-    "stakeholders": (1, 10, True),
+    **{lever: _schema_range(f"levers.{lever}") for lever in LEVERS},
+    "turbulence": _schema_range("problem.turbulence"),
+    "ambiguity": _schema_range("problem.ambiguity"),
+    "complexity": _schema_range("problem.k"),
+    "stakeholders": _schema_range("problem.stakeholders"),
 }
 #: The settings typed into text fields: (what the message calls it, lowest, highest).
 TYPED: dict[str, tuple[str, int, int]] = {
