@@ -130,6 +130,7 @@ TRACER = textwrap.dedent(
         "sim.engine": ["hydra_sweep", "plan", "_warm_worker", "run_chunk", "finish"],
         "sim.store": ["write_tables", "Store.write_part"],
         "hydra_plugins.hydra_joblib_launcher._core": ["launch", "execute_job"],
+        "hydra_plugins.orgsim_sweeper.orgsim_launcher": ["OrgsimJoblibLauncher.launch"],
     }
 
 
@@ -184,6 +185,7 @@ TRACER = textwrap.dedent(
 
     if _LOG:
         _log("start")
+        os.register_at_fork(after_in_child=lambda: _log("start"))  # forked workers
         atexit.register(_log, "atexit")  # registered first: runs last
         sys.meta_path.insert(0, _Finder())
     '''
@@ -544,6 +546,8 @@ def breakdown(proc: Proc, events: list[dict[str, Any]], loop_compute: float) -> 
 
     main, prepare, sweep_ = one("cli.main"), one("cli.prepare"), one("engine.hydra_sweep")
     expand, plan_, launch = one("design.expand"), one("engine.plan"), one("_core.launch")
+    if launch.t0 != launch.t0:  # the default launcher (forked workers)
+        launch = one("orgsim_launcher.OrgsimJoblibLauncher.launch")
     finish, tables = one("engine.finish"), one("store.write_tables")
     jobs = spans(events, "_core.execute_job")
     tasks = spans(events, "cli._task")
@@ -571,16 +575,18 @@ def breakdown(proc: Proc, events: list[dict[str, Any]], loop_compute: float) -> 
          sweep_.c0 - prepare.c1),
         ("parent: design expansion (sim.design.expand)", expand.wall, expand.cpu),
         ("parent: plan (store check, sweep.json, chunk files)", plan_.wall, plan_.cpu),
-        ("parent: waiting for the warm workers (header printed)", launch.t0 - plan_.t1,
-         launch.c0 - plan_.c1),
-        ("  workers: interpreter up, after the parent's start",
+        ("parent: plan to launch (loky: waiting for warm workers)",
+         launch.t0 - plan_.t1, launch.c0 - plan_.c1),
+        ("  workers: up (started or forked), after the parent's start",
          min(boot.values(), default=nan) - s0, nan),
-        ("  workers: loky start-up to the warm-up call (each)",
-         mean([w.t0 - boot.get(w.pid, nan) for w in warm]), mean([w.c0 for w in warm])),
-        ("  workers: warm-up imports (each)", mean([w.wall for w in warm]),
-         mean([w.cpu for w in warm])),
-        ("  workers: warm, after the parent's start", max((w.t1 for w in warm), default=nan) - s0,
-         nan),
+        *([
+            ("  workers: loky start-up to the warm-up call (each)",
+             mean([w.t0 - boot.get(w.pid, nan) for w in warm]), mean([w.c0 for w in warm])),
+            ("  workers: warm-up imports (each)", mean([w.wall for w in warm]),
+             mean([w.cpu for w in warm])),
+            ("  workers: warm, after the parent's start",
+             max((w.t1 for w in warm), default=nan) - s0, nan),
+        ] if warm else []),
         ("launch: to the first job's start in a worker", job_start - (launch.t0 - s0), nan),
         ("jobs: first job start to last job end", job_end - job_start, nan),
         (f"  per job: Hydra composition + run_job set-up (x{len(composing)})",
@@ -591,7 +597,7 @@ def breakdown(proc: Proc, events: list[dict[str, Any]], loop_compute: float) -> 
          mean([w.cpu for w in writes])),
         ("finish: tables and sweep.json (engine.finish)", finish.wall, finish.cpu),
         ("  of which store.write_tables", tables.wall, tables.cpu),
-        ("parent: main() returned to exit (loky stops the workers)", proc.wall - (main.t1 - s0),
+        ("parent: main() returned to exit", proc.wall - (main.t1 - s0),
          nan),
     ]  # fmt: skip
     print(f"  traced fresh sweep: {proc.wall:.1f} s wall, {facts['jobs']} jobs on "

@@ -28,7 +28,7 @@ PROG = "orgsim"
 INFO_FLAGS = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-c", "--cfg"}
 VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-i", "--info"}
 KNOWN_FLAGS = INFO_FLAGS | VALUE_FLAGS | {"-m", "--multirun", "--resolve"}
-LAUNCHERS = ("joblib", "basic", "orgsim_slurm", "submitit_slurm", "submitit_local")
+LAUNCHERS = ("orgsim_joblib", "joblib", "basic", "orgsim_slurm", "submitit_slurm", "submitit_local")
 
 
 class _Prepared:

@@ -337,6 +337,15 @@ def run_chunk_file(path: str | os.PathLike[str]) -> dict[str, int]:
 
 
 # --- progress -----------------------------------------------------------------------------------
+#: held by the progress thread while it reads the store or draws the bar, and by a fork (the
+#: default launcher forks its workers while the bar's thread runs): a worker is never forked in
+#: the middle of a write to stderr, whose lock it would inherit held.
+_DRAWING = threading.Lock()
+os.register_at_fork(
+    before=_DRAWING.acquire, after_in_parent=_DRAWING.release, after_in_child=_DRAWING.release
+)
+
+
 class Progress:
     """One bar for the sweep (runs done of total, failures, ETA), fed by the store: a thread
     watches the parts the jobs commit, so it works under any launcher, Slurm included."""
@@ -344,6 +353,7 @@ class Progress:
     def __init__(self, plan: Plan, enabled: bool = True) -> None:
         from tqdm import tqdm
 
+        tqdm.monitor_interval = 0  # no monitor thread: the only thread running at a fork is ours
         self.plan = plan
         self.wanted = {r.run_id for r in plan.design.runs} - plan.reused
         # parts committed before the sweep: a listing, not a second read of every manifest
@@ -393,7 +403,8 @@ class Progress:
 
     def _watch(self) -> None:
         while not self._stop.wait(0.5):
-            self.poll()
+            with _DRAWING:
+                self.poll()
 
 
 # --- finishing ------------------------------------------------------------------------------------
@@ -630,6 +641,22 @@ def single_run_report(record: dict[str, Any]) -> str:
 
 
 # --- the command line (through the orgsim Hydra sweeper) -------------------------------------------
+#: Hydra's context, config, task and singletons for the jobs of a forked launch (the default
+#: launcher, hydra_plugins/orgsim_sweeper/orgsim_launcher.py), set before its workers fork
+FORKED_JOB_CONTEXT: tuple[Any, ...] = ()
+
+
+def run_forked_job(idx: int, overrides: list[str]) -> Any:
+    """One Hydra job in a forked worker: Hydra's own ``execute_job`` with the inherited context."""
+    from hydra_plugins.hydra_joblib_launcher._core import execute_job
+
+    ret = execute_job(idx, overrides, *FORKED_JOB_CONTEXT)
+    # the composed configs stay here: the sweep reads only the status and the return value
+    # (they refer to classes that Hydra's plugin scan imported under another identity)
+    ret.cfg = ret.hydra_cfg = None
+    return ret
+
+
 def _workers(launcher_cfg: Any) -> int:
     target = str(launcher_cfg.get("_target_", ""))
     if "joblib" in target.lower():
@@ -661,7 +688,9 @@ class WarmPool:
         target = str(launcher_cfg.get("_target_", "")).lower()
         self.workers = _workers(launcher_cfg) if "joblib" in target else 1
         self.joblib_cfg = dict(getattr(launcher, "joblib", None) or {})
-        if self.workers > 1 and self.joblib_cfg:
+        # only loky's workers are worth warming: forked ones (orgsim_joblib) start in milliseconds
+        loky = self.joblib_cfg.get("backend") in (None, "loky")
+        if self.workers > 1 and self.joblib_cfg and loky:
             self.thread = threading.Thread(target=self._warm, daemon=True)
             self.thread.start()
 

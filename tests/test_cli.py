@@ -309,27 +309,33 @@ DESIGN = ["strategy=incremental,planning,hybrid", "replications=2", *SMALL]
 
 
 def test_api_and_command_line_give_the_same_table(tmp_path: Path) -> None:
-    """One design through `sim.sweep`, `orgsim -m` (joblib, 3 chunks) and `orgsim -m
-    hydra/launcher=basic`: the same run ids and values, in the same (design) order."""
+    """One design through `sim.sweep`, `orgsim -m` (forked joblib workers, 3 chunks), `orgsim -m
+    hydra/launcher=joblib` (loky's workers) and `orgsim -m hydra/launcher=basic`: the same run
+    ids and values, in the same (design) order."""
     api = sim.sweep(DESIGN, results_dir=tmp_path / "api")
     assert api.exit_code == 0
     par = orgsim(["-m", *DESIGN, "chunk_size=2", "results_dir=par"], tmp_path)
+    loky = orgsim(
+        ["-m", *DESIGN, "chunk_size=2", "hydra/launcher=joblib", "results_dir=lk"], tmp_path
+    )
     ser = orgsim(["-m", *DESIGN, "hydra/launcher=basic", "results_dir=ser"], tmp_path)
     assert par.returncode == 0, par.stderr[-3000:]
+    assert loky.returncode == 0, loky.stderr[-3000:]
     assert ser.returncode == 0, ser.stderr[-3000:]
+    assert header(loky).group("total", "reused", "todo", "jobs") == ("6", "0", "6", "3")
     assert header(par).group("total", "reused", "todo", "jobs") == ("6", "0", "6", "3")
     assert header(ser).group("total", "reused", "todo") == ("6", "0", "6")
     t_api = pd.read_parquet(api.sweep_dir / store.TABLE)
-    t_par, t_ser = sweep_table(par), sweep_table(ser)
+    t_par, t_loky, t_ser = sweep_table(par), sweep_table(loky), sweep_table(ser)
     assert len(t_api) == 6 and t_api["run_id"].is_unique and (t_api["status"] == "ok").all()
     assert list(t_api["strategy.name"]) == ["incremental"] * 2 + ["planning"] * 2 + ["hybrid"] * 2
     assert list(t_api["replication"]) == [0, 1] * 3
-    for other in (t_api, t_par, t_ser):
-        assert not other["meta.reused"].any()  # computed three times, independently
+    for other in (t_api, t_par, t_loky, t_ser):
+        assert not other["meta.reused"].any()  # computed four times, independently
         assert list(other["run_id"]) == list(t_api["run_id"])
         pd.testing.assert_frame_equal(comparable(other), comparable(t_api))
     assert json.loads((Path(header(par)["dir"]) / store.SWEEP_FILE).read_text())["launcher"] == (
-        "joblib"
+        "orgsim_joblib"  # the default: Hydra's joblib launcher with forked workers
     )
     assert json.loads((Path(header(ser)["dir"]) / store.SWEEP_FILE).read_text())["launcher"] == (
         "basic"
@@ -484,7 +490,7 @@ BAD_INPUTS = [
     (["-m", "seed=0,1", "results_dir="], "results_dir is empty"),
     (["chunk=x.json"], "chunk cannot be set from the command line"),
     (["hydra.sweep.dir=x"], "hydra.sweep.dir cannot be set from the command line"),
-    (["hydra/launcher=nope"], "hydra/launcher=nope is not a known preset (allowed: joblib"),
+    (["hydra/launcher=nope"], "hydra/launcher=nope is not a known preset (allowed: orgsim_joblib, joblib"),
     (["hydra.launcher.n_jobs=abc"], "hydra.launcher.n_jobs='abc' must be an integer"),
     (["org._target_=os.system"], "org._target_ cannot be set from the command line"),
     (["problem.k=[1"], "could not parse an override"),

@@ -326,22 +326,31 @@ def test_two_overlapping_sweeps_started_together_each_get_a_complete_table(
 
 
 # --- 9, 10. a killed sweep: its workers die with it, and it resumes ---------------------------------
+def is_worker(p: psutil.Process, launcher: str, main: str) -> bool:
+    """A joblib worker: loky's are fresh interpreters (``--pipe``); forked ones (the default
+    launcher) share the sweep's command line."""
+    return "--pipe" in cmdline(p) if launcher == "joblib" else cmdline(p) == main
+
+
+@pytest.mark.parametrize("launcher", ["orgsim_joblib", "joblib"])
 def test_a_killed_sweeps_workers_die_and_it_resumes_computing_every_run_once(
-    tmp_path: Path,
+    tmp_path: Path, launcher: str
 ) -> None:
-    """``orgsim -m`` of 40 runs (joblib workers, one run per chunk), in its own session; once
-    the first part is committed, SIGKILL the main process only. Its workers and every other
-    process it started are gone within 15 s; the killed sweep's table loses no row; the same
-    design run again computes only what is missing, so that every run is computed exactly once,
-    and its table equals an uninterrupted sweep's."""
+    """``orgsim -m`` of 40 runs (joblib workers, forked (the default) or loky's, one run per
+    chunk), in its own session; once the first part is committed, SIGKILL the main process
+    only. Its workers and every other process it started are gone within 15 s; the killed
+    sweep's table loses no row; the same design run again computes only what is missing, so
+    that every run is computed exactly once, and its table equals an uninterrupted sweep's."""
     results = tmp_path / "results"
     overrides = ["steps=100", "org.employees=12", "org.partners=2", "seed=range(0,40)"]
     design = ids_of(overrides)
     assert len(design) == len(set(design)) == 40
     args = [*overrides, f"results_dir={results}", "chunk_size=1", "progress=false"]
+    args.append(f"hydra/launcher={launcher}")
     with background_sweep(args, tmp_path / "killed.err") as (proc, seen):
         wait_for(proc, seen, lambda: bool(manifests(results)))
-        workers = [p for p in living(seen) if "--pipe" in cmdline(p)]
+        main = cmdline(psutil.Process(proc.pid))
+        workers = [p for p in living(seen) if p.pid != proc.pid and is_worker(p, launcher, main)]
         assert workers, f"no joblib worker was computing: {[cmdline(p) for p in seen]}"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -379,8 +388,8 @@ def test_a_killed_sweeps_workers_die_and_it_resumes_computing_every_run_once(
 def test_warm_workers_die_with_a_main_process_killed_before_the_first_chunk(
     tmp_path: Path,
 ) -> None:
-    """The joblib workers are started early (WarmPool) while the parent expands the design; a
-    parent killed then must not leave them behind either.
+    """loky's joblib workers (``hydra/launcher=joblib``) are started early (WarmPool) while the
+    parent expands the design; a parent killed then must not leave them behind either.
 
     The kill comes once the workers have had time to start their warm-up task (which starts the
     parent watch). A worker that has not yet received any task from loky when its parent dies
@@ -390,7 +399,7 @@ def test_warm_workers_die_with_a_main_process_killed_before_the_first_chunk(
     # 36 distinct group choices: Hydra composes each (~0.2 s), a window of seconds
     args = [*SMALL, "problem=tame,complicated,complex,wicked"]
     args += ["org=bureaucracy,adhocracy,self_organisation", "strategy=incremental,planning,hybrid"]
-    args += [f"results_dir={results}", "progress=false"]
+    args += [f"results_dir={results}", "progress=false", "hydra/launcher=joblib"]
 
     with background_sweep(args, tmp_path / "err") as (proc, seen):
         wait_for(proc, seen, lambda: any("--pipe" in cmdline(p) for p in living(seen)))
