@@ -7,6 +7,16 @@ both designs (common random numbers), and every outcome's difference is estimate
 with a t interval and the share of pairs in which the to-be design did better. The verdict says
 how sure we are, in plain words, and says "no clear difference" when the interval contains zero.
 
+The statistics are those of ``orgsim-report SWEEP --compare FACTOR`` (:func:`sim.paired.analyse`):
+the headline outcome (the first declared headline one in :data:`sim.metrics.OUTCOMES`) is the
+primary outcome and its verdict uses its unadjusted 95% t interval; the per-condition claims
+are Holm-adjusted over the problem conditions and the table of every outcome over the outcomes.
+Pooled over conditions, a replication's differences are averaged first (the conditions of one
+replication share seeds), so n counts replications. Bounded outcomes keep their intervals in
+their bounds, and ``time_to_90`` (censored: a run may never get there) is compared on restricted
+times with how many runs reached it. Which outcomes exist, which direction is better and which
+frame each diagnoses all come from the outcomes' declaration.
+
 Usage::
 
     orgsim-compare --as-is org=bureaucracy --to-be org=adhocracy levers.cocreation=0.8
@@ -29,34 +39,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import stats
+from sim import outcomes as meta
+from sim import paired, stats
 from sim.config import ConfigError
 from sim.design import GROUPS, Design
-from sim.report import Report, save_figure, write_report
+from sim.paired import PairedAnalysis
+from sim.report.document import Report, save_figure, write_report
 
 DEFAULT_PROBLEMS = ("tame", "complicated", "complex", "wicked")
-#: the four frames (Bolman & Deal) and the outcomes that diagnose each
+#: the four frames (Bolman & Deal) and the outcomes that diagnose each (their declared kind)
 FRAMES = {
-    "structural": ["centralisation"],
-    "human resources": ["mean_engagement", "final_skill"],
-    "political": ["power_concentration", "mean_stakeholder_conflict"],
-    "symbolic": ["mean_vision_alignment"],
+    frame: [name for name, o in meta.OUTCOMES.items() if o.kind == frame and "{" not in name]
+    for frame in ("structural", "human resources", "political", "symbolic")
 }
-HEADLINE = "mean_performance"
-#: outcomes shown in the table, in Production-of-Welfare order: final, intermediate, inputs
-OUTCOMES = [
-    "mean_performance", "final_performance", "time_to_90", "recovery_time",
-    "total_ideas", "total_adoptions", "adoption_rate", "mean_engagement", "final_skill",
-    "mean_knowledge_diversity", "total_coordination_cost", "analysis_time",
-    "total_rd_effort", "total_partner_interactions", "centralisation", "power_concentration",
-    "mean_stakeholder_conflict", "mean_vision_alignment",
-]  # fmt: skip
-LOWER_IS_BETTER = {"time_to_90", "recovery_time", "total_coordination_cost", "analysis_time",
-                   "mean_stakeholder_conflict"}  # fmt: skip
-#: diagnostics with no better direction: more centralisation or R&D effort is a description
-#: (and a cost), not an achievement
-NEUTRAL = {"centralisation", "power_concentration", "total_rd_effort", "total_ideas",
-           "total_partner_interactions", "mean_knowledge_diversity"}  # fmt: skip
+#: the primary outcome of the verdict
+HEADLINE = meta.headline()[0]
+
+
+def outcome_names(columns: Any) -> list[str]:
+    """The outcomes compared, in Production-of-Welfare order (final, intermediate, inputs,
+    then the frames' diagnostics): every declared outcome in the table except those that
+    describe the problem (the same in both designs)."""
+    return [o for o in meta.in_table(columns, order="kind") if meta.lookup(o).kind != "problem"]  # type: ignore[union-attr]
 
 
 def _flatten_overrides(node: Any, prefix: str = "") -> list[str]:
@@ -222,62 +226,76 @@ def run_comparison(
     )
 
 
+def analysis(
+    comp: Comparison, outcomes: list[str] | None = None, by_problem: bool = False
+) -> PairedAnalysis:
+    """The paired analysis of to-be against as-is (:func:`sim.paired.analyse`), pairs matched
+    by problem condition and replication; per problem condition when ``by_problem``."""
+    return paired.analyse(
+        comp.runs,
+        "design",
+        outcomes or outcome_names(comp.runs.columns),
+        "as_is",
+        by=["problem"] if by_problem else [],
+        pair_on=["problem", "replication"],
+    )
+
+
 def differences(comp: Comparison) -> pd.DataFrame:
-    """Every outcome's paired difference (to-be minus as-is), pooled over problem conditions."""
-    rows = []
-    for outcome in OUTCOMES:
-        if outcome not in comp.runs:
-            continue
-        a, b = comp.pairs(outcome)
-        pdiff = stats.paired_difference(a, b)
-        rows.append({"outcome": outcome, **pdiff.as_dict()})
-    return pd.DataFrame(rows)
+    """Every outcome's paired difference (to-be minus as-is), pooled over problem conditions:
+    ``diff_mean``, ``diff_lo``, ``diff_hi``, ``diff_n`` (replications behind the interval),
+    ``pairs``, ``d_z``, ``share_b_better`` (to-be higher), ``share_b_wins`` (to-be better in
+    the outcome's direction), ``p_value`` and ``p_adj`` (Holm over the outcomes)."""
+    pooled = analysis(comp).pooled
+    if pooled.empty:
+        return pd.DataFrame(columns=["outcome", "diff_mean", "diff_lo", "diff_hi", "diff_n"])
+    return pooled.drop(columns="arm").assign(diff_n=pooled["units"]).reset_index(drop=True)
 
 
 def per_problem(comp: Comparison, outcome: str = HEADLINE) -> pd.DataFrame:
-    ok = comp.runs[comp.runs["status"] == "ok"]
-    return (
-        stats.paired_table(ok, "design", "as_is", "to_be", ["problem"], [outcome])
-        .set_index("problem")
-        .loc[comp.problems]
-        .reset_index()
-    )
+    """``outcome``'s paired difference per problem condition (Holm over the conditions)."""
+    cells = analysis(comp, [outcome], by_problem=True).per_cell
+    return cells.set_index("problem").loc[comp.problems].reset_index()
 
 
 def verdict(comp: Comparison, diffs: pd.DataFrame | None = None) -> str:
     """The plain-language verdict on the headline outcome, with its uncertainty."""
     diffs = differences(comp) if diffs is None else diffs
     row = diffs.set_index("outcome").loc[HEADLINE]
-    n = int(row["diff_n"])
-    ci = f"95% CI {row['diff_lo']:+.3f} to {row['diff_hi']:+.3f}"
+    n = int(row["pairs"]) if "pairs" in row else int(row["diff_n"])
+    units = int(row["diff_n"])
+    ci = f"95% CI {row['diff_lo']:+.3f} to {row['diff_hi']:+.3f}" + (
+        f" over {units} replications" if units != n else ""
+    )
+    name = meta.label(HEADLINE)
     share = f"{row['share_b_better']:.0%}"
     if n and row["share_ties"] == 1.0:
         return (
-            f"No difference: the two designs gave identical mean performance in all {n} paired runs "
+            f"No difference: the two designs gave identical {name} in all {n} paired runs "
             f"(mean difference {row['diff_mean']:+.3f}, {ci})."
         )
     if row["diff_lo"] <= 0 <= row["diff_hi"]:
         head = (
             f"No clear difference: the to-be design did better in {share} of {n} paired runs; "
-            f"mean performance {row['diff_mean']:+.3f}, {ci}, an interval that contains zero, "
+            f"{name} {row['diff_mean']:+.3f}, {ci}, an interval that contains zero, "
             "so the difference is within the noise of these runs."
         )
     else:
         word = "better" if row["diff_mean"] > 0 else "worse"
         head = (
-            f"The to-be design did {word}: it did better in {share} of {n} paired runs; mean "
-            f"performance {row['diff_mean']:+.3f}, {ci}."
+            f"The to-be design did {word}: it did better in {share} of {n} paired runs; "
+            f"{name} {row['diff_mean']:+.3f}, {ci}."
         )
     pp = per_problem(comp)
-    sig = [
-        f"{r['problem']} {r['diff_mean']:+.3f}"
-        for _, r in pp.iterrows()
-        if not (r["diff_lo"] <= 0 <= r["diff_hi"])
-    ]
-    noise = [r["problem"] for _, r in pp.iterrows() if r["diff_lo"] <= 0 <= r["diff_hi"]]
+    sig = [f"{r['problem']} {r['diff_mean']:+.3f}" for _, r in pp.iterrows() if r["significant"]]
+    noise = [r["problem"] for _, r in pp.iterrows() if not r["significant"]]
     tail = []
     if sig:
-        tail.append("Clear per-condition differences: " + ", ".join(sig) + ".")
+        tail.append(
+            "Clear per-condition differences (Holm-adjusted over the conditions): "
+            + ", ".join(sig)
+            + "."
+        )
     if noise:
         tail.append("Within noise under: " + ", ".join(noise) + ".")
     eng = (
@@ -321,14 +339,14 @@ def build_compare_report(comp: Comparison, out_dir: str | Path, write_data: bool
     fig = plt.figure(figsize=(12, 6.4))
     gs = fig.add_gridspec(2, 4, height_ratios=[1.15, 1])
     ax = fig.add_subplot(gs[0, :2])
-    tidy = stats.cell_means(ok, ["problem", "design"], [HEADLINE])
+    tidy = paired.arm_means(ok, "design", [HEADLINE], ["problem"]).rename(columns={"arm": "design"})
     x = np.arange(len(comp.problems))
     for off, d, color in ((-0.12, "as_is", "tab:gray"), (0.12, "to_be", "tab:blue")):
         sub = tidy[tidy["design"] == d].set_index("problem").loc[comp.problems]
         ax.errorbar(x + off, sub["mean"], yerr=[sub["mean"] - sub["lo"], sub["hi"] - sub["mean"]],
                     fmt="o", capsize=3, color=color, label=d.replace("_", "-"))  # fmt: skip
     ax.set_xticks(x, comp.problems)
-    ax.set_ylabel("mean performance (95% CI)")
+    ax.set_ylabel(f"{meta.label(HEADLINE)} (95% CI)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     ax = fig.add_subplot(gs[0, 2:])
@@ -346,13 +364,13 @@ def build_compare_report(comp: Comparison, out_dir: str | Path, write_data: bool
             fontsize=8,
         )
     ax.set_xticks(x, comp.problems)
-    ax.set_ylabel("to-be minus as-is (paired, 95% CI)")
+    ax.set_ylabel(f"to-be minus as-is, {meta.label(HEADLINE)}\n(paired, 95% CI)")
     ax.set_title("labels: share of pairs where to-be did better", fontsize=8)
     ax.grid(alpha=0.3)
     for j, (frame, outcomes) in enumerate(FRAMES.items()):
         ax = fig.add_subplot(gs[1, j])
         outcomes = [o for o in outcomes if o in ok]
-        t = stats.cell_means(ok, ["design"], outcomes)
+        t = paired.arm_means(ok, "design", outcomes, []).rename(columns={"arm": "design"})
         for k, o in enumerate(outcomes):
             for off, d, color in ((-0.15, "as_is", "tab:gray"), (0.15, "to_be", "tab:blue")):
                 r = t[(t["design"] == d) & (t["outcome"] == o)].iloc[0]
@@ -383,17 +401,44 @@ def build_compare_report(comp: Comparison, out_dir: str | Path, write_data: bool
     import shutil
 
     shutil.copy(out / "figures" / "compare.png", out / "compare.png")
-    table = diffs[["outcome", "mean_a", "mean_b", "diff_mean", "diff_lo", "diff_hi", "share_b_better", "diff_n"]].rename(
-        columns={"mean_a": "as-is", "mean_b": "to-be", "diff_mean": "to-be - as-is", "diff_lo": "lo", "diff_hi": "hi",
-                 "share_b_better": "share to-be higher", "diff_n": "pairs"})  # fmt: skip
-    table["within noise"] = np.where((table["lo"] <= 0) & (table["hi"] >= 0), "yes", "no")
-    table["better is"] = [
-        "lower" if o in LOWER_IS_BETTER else "-" if o in NEUTRAL else "higher"
-        for o in table["outcome"]
-    ]
+    table = pd.DataFrame(
+        {
+            "outcome": diffs["outcome"],
+            "as-is": diffs["mean_a"],
+            "to-be": diffs["mean_b"],
+            "to-be - as-is [95% CI]": [
+                stats.fmt_ci(m, lo, hi, 3, True)
+                for m, lo, hi in zip(
+                    diffs["diff_mean"], diffs["diff_lo"], diffs["diff_hi"], strict=True
+                )
+            ],
+            "d_z": diffs["d_z"],
+            "share to-be better": [
+                "-" if pd.isna(w) else f"{w:.0%}" for w in diffs["share_b_wins"]
+            ],
+            "better is": [meta.lookup(o).better or "-" for o in diffs["outcome"]],  # type: ignore[union-attr]
+            "n": diffs["diff_n"],
+            "pairs": diffs["pairs"],
+            "p (Holm)": diffs["p_adj"],
+            "significant": np.where(diffs["significant"], "yes", "no"),
+        }
+    )
+    censored = (
+        diffs["reached_a"].notna() if "reached_a" in diffs else pd.Series(False, index=diffs.index)
+    )
+    for idx in diffs.index[censored]:
+        r = diffs.loc[idx]
+        table.loc[idx, "outcome"] = (
+            f"{r['outcome']} (restricted; reached {int(r['reached_a'])} as-is, "
+            f"{int(r['reached_b'])} to-be of {int(r['pairs'])})"
+        )
     rep.table(
         table,
-        "Every outcome: paired difference to-be minus as-is, 95% t interval, pooled over problem conditions",
+        "Every outcome: paired difference to-be minus as-is, 95% t interval over replications "
+        "(n; a replication's conditions averaged first), pooled over problem conditions; d_z = "
+        "mean difference / sd; significance Holm-adjusted over the outcomes; intervals of "
+        "bounded outcomes within their range; a censored outcome on restricted times "
+        "(never reached = the run length)",
     )
     diffs.to_csv(out / "differences.csv", index=False)
     failed = int((comp.runs["status"] != "ok").sum())

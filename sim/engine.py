@@ -37,13 +37,13 @@ from typing import Any
 
 import pandas as pd
 
+from sim import outcomes as meta
 from sim import store
 from sim.config import config_of, nested
 from sim.design import Design, expand
 from sim.provenance import code_fingerprint, git_state, orgsim_version
 
 FAIL_HOOK = "ORGSIM_FAIL_ON_SEED"
-SHOWN_OUTCOMES = ("mean_performance", "final_performance", "time_to_90", "total_adoptions")
 #: estimated seconds per run: a fixed part plus a part per agent-step (measured on this machine
 #: kind; only the chunks' relative sizes depend on it)
 RUN_FIXED_S, AGENT_STEP_S = 0.008, 0.5e-5
@@ -447,7 +447,9 @@ def finish(the_plan: Plan, why_missing: str = "") -> SweepResult:
 
 def comparison(table: pd.DataFrame) -> str:
     """A readable comparison of a sweep's arms: the settings that vary (seeds and
-    replications aside), with n per arm and mean ± sd of the main outcomes."""
+    replications aside), with n per arm and the headline outcomes declared in
+    sim.metrics.OUTCOMES: mean ± sd, or for a censored outcome (time_to_90) how many runs
+    reached it and the restricted mean time (never reached = the run length)."""
     if table.empty:
         return "no runs"
     counts = table["status"].value_counts().to_dict()
@@ -458,19 +460,35 @@ def comparison(table: pd.DataFrame) -> str:
     if ok.empty:
         return head
     shown = [c for c in store.factor_columns(ok) if not c.startswith("x.")]
-    outcomes = [c for c in SHOWN_OUTCOMES if c in ok.columns]
+    outcomes = [c for c in meta.headline() if c in ok.columns]
+    ok = ok.copy()
+    censored = [c for c in outcomes if meta.lookup(c).censored and "steps" in ok]
+    for c in censored:  # restricted time: a run that never got there counts as the whole run
+        ok[f"{c}.reached"] = ok[c].notna()
+        ok[c] = ok[c].fillna(ok["steps"]).clip(upper=ok["steps"])
     if not shown or len(ok.groupby(shown, dropna=False)) > 40:
         agg = ok[outcomes].agg(["mean", "std"]).T
+        for c in censored:
+            agg.loc[c, "reached"] = f"{int(ok[f'{c}.reached'].sum())}/{len(ok)}"
         return f"{head}\n{agg.to_string(float_format=lambda x: f'{x:.3f}')}"
     groups = ok.groupby(shown, dropna=False)
     agg = pd.DataFrame({"n": groups.size()})
     for col in outcomes:
         mean, sd = groups[col].mean(), groups[col].std()
-        agg[col] = [
-            f"{m:.3f} ± {d:.3f}" if d == d else f"{m:.3f}" for m, d in zip(mean, sd, strict=True)
-        ]
-    agg = agg.loc[groups["mean_performance"].mean().sort_values(ascending=False).index]
-    return f"{head} (mean ± sd over runs; best first)\n{agg.to_string()}"
+        if col in censored:
+            reached = groups[f"{col}.reached"].sum()
+            agg[col] = [f"{int(r)}/{n} reached, rmean {m:.1f}"
+                        for r, n, m in zip(reached, agg["n"], mean, strict=True)]  # fmt: skip
+        else:
+            agg[col] = [
+                f"{m:.3f} ± {d:.3f}" if d == d else f"{m:.3f}"
+                for m, d in zip(mean, sd, strict=True)
+            ]
+    first = outcomes[0]
+    agg = agg.loc[
+        groups[first].mean().sort_values(ascending=meta.lookup(first).better == "lower").index
+    ]
+    return f"{head} (mean ± sd over runs; {meta.label(first)}, best first)\n{agg.to_string()}"
 
 
 def report_lines(result: SweepResult) -> list[str]:

@@ -9,7 +9,8 @@ the tests read them from here.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -54,35 +55,89 @@ TIMESERIES_COLUMNS: dict[str, str] = {
     "satisfaction_g{i}": "final: group i's fitness of the way of working / its optimum, in [0, 1]",
 }
 
-SUMMARY_FIELDS: dict[str, str] = {
-    "mean_performance": "mean of performance over all steps",
-    "final_performance": "performance at the last step",
-    "time_to_90": "first step with performance >= 0.9 (NaN if never)",
-    "shocks": "number of landscape shocks",
-    "recovery_time": "mean steps from a shock until performance is back to 99% of its pre-shock "
-    "level (NaN if no shock recovered)",
-    "unrecovered_shocks": "shocks after which performance was not back before the next shock or "
-    "the end",
-    "total_ideas": "ideas tried over the run",
-    "total_proposals": "ideas proposed over the run",
-    "total_adoptions": "proposals adopted over the run",
-    "adoption_rate": "total adoptions / total proposals",
-    "total_undone": "changes or plans undone at reviews",
-    "decision_latency": "mean steps from proposal to adoption (NaN if nothing was adopted)",
-    "mean_engagement": "mean of engagement over the run",
-    "final_engagement": "engagement at the last step",
-    "final_skill": "skill at the last step",
-    "mean_knowledge_diversity": "mean of knowledge diversity over the run",
-    "total_coordination_cost": "judgements, reviews and planning meetings over the run",
-    "analysis_time": "steps spent in analysis",
-    "total_rd_effort": "ideas tried over the run (search effort)",
-    "total_partner_interactions": "co-creation meetings over the run",
-    "centralisation": "share of judgements above team level over the run",
-    "power_concentration": "Herfindahl index of stakeholder power",
-    "mean_stakeholder_conflict": "mean of stakeholder conflict over the run",
-    "mean_vision_alignment": "mean of vision alignment over the run",
-    "mean_satisfaction_g{i}": "mean satisfaction of stakeholder group i over the run",
-}
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a final outcome means, declared once next to its description. Reports, ``orgsim-
+    compare`` and the end-of-sweep summary read this (why: a new outcome then appears everywhere,
+    with the right direction, bounds and treatment, by being added here and in
+    :func:`summarise`).
+
+    ``better``: ``"higher"``, ``"lower"`` or ``None`` (a description or a cost, not an
+    achievement). ``bounds``: the values it can take (``None``: unbounded on that side); an
+    interval for it stays inside them. ``censored``: NaN means *not reached by the end of the
+    run*, so the run's length (``steps``) is a right-censoring time, not a missing value.
+    ``headline``: shown by default. ``kind``: its place in Production of Welfare (final,
+    intermediate, input) or the frame it diagnoses; ``problem`` describes the environment.
+    """
+
+    description: str
+    label: str
+    better: Literal["higher", "lower"] | None = "higher"
+    bounds: tuple[float | None, float | None] = (None, None)
+    censored: bool = False
+    headline: bool = False
+    kind: str = "final"
+
+
+UNIT = (0.0, 1.0)
+COUNT = (0.0, None)
+OUTCOMES: dict[str, Outcome] = {
+    "mean_performance": Outcome("mean of performance over all steps", "mean performance",
+                                bounds=UNIT, headline=True),
+    "final_performance": Outcome("performance at the last step", "final performance",
+                                 bounds=UNIT, headline=True),
+    "time_to_90": Outcome("first step with performance >= 0.9 (NaN if never)",
+                          "steps to 90% of the optimum", "lower", (1.0, None), censored=True,
+                          headline=True),
+    "shocks": Outcome("number of landscape shocks", "shocks", None, COUNT, kind="problem"),
+    "recovery_time": Outcome("mean steps from a shock until performance is back to 99% of its "
+                             "pre-shock level (NaN if no shock recovered)",
+                             "recovery after a shock (steps)", "lower", COUNT),
+    "unrecovered_shocks": Outcome("shocks after which performance was not back before the next "
+                                  "shock or the end", "unrecovered shocks", "lower", COUNT),
+    "total_ideas": Outcome("ideas tried over the run", "ideas", None, COUNT, kind="intermediate"),
+    "total_proposals": Outcome("ideas proposed over the run", "proposals", None, COUNT,
+                               kind="intermediate"),
+    "total_adoptions": Outcome("proposals adopted over the run", "adoptions", "higher", COUNT,
+                               kind="intermediate"),
+    "adoption_rate": Outcome("total adoptions / total proposals", "adoption rate", "higher", UNIT,
+                             kind="intermediate"),
+    "total_undone": Outcome("changes or plans undone at reviews", "changes undone", None, COUNT,
+                            kind="intermediate"),
+    "decision_latency": Outcome("mean steps from proposal to adoption (NaN if nothing was "
+                                "adopted)", "decision latency (steps)", "lower", COUNT,
+                                kind="input"),
+    "mean_engagement": Outcome("mean of engagement over the run", "engagement", "higher", UNIT,
+                               headline=True, kind="human resources"),
+    "final_engagement": Outcome("engagement at the last step", "final engagement", "higher",
+                                UNIT, kind="human resources"),
+    "final_skill": Outcome("skill at the last step", "skill", "higher", UNIT,
+                           kind="human resources"),
+    "mean_knowledge_diversity": Outcome("mean of knowledge diversity over the run",
+                                        "knowledge diversity", None, UNIT, kind="intermediate"),
+    "total_coordination_cost": Outcome("judgements, reviews and planning meetings over the run",
+                                       "coordination cost", "lower", COUNT, kind="input"),
+    "analysis_time": Outcome("steps spent in analysis", "analysis time (steps)", "lower", COUNT,
+                             kind="input"),
+    "total_rd_effort": Outcome("ideas tried over the run (search effort)", "R&D effort", None,
+                               COUNT, kind="input"),
+    "total_partner_interactions": Outcome("co-creation meetings over the run",
+                                          "partner interactions", None, COUNT, kind="input"),
+    "centralisation": Outcome("share of judgements above team level over the run",
+                              "centralisation", None, UNIT, kind="structural"),
+    "power_concentration": Outcome("Herfindahl index of stakeholder power",
+                                   "power concentration", None, UNIT, kind="political"),
+    "mean_stakeholder_conflict": Outcome("mean of stakeholder conflict over the run",
+                                         "stakeholder conflict", "lower", UNIT, kind="political"),
+    "mean_vision_alignment": Outcome("mean of vision alignment over the run", "vision alignment",
+                                     "higher", UNIT, kind="symbolic"),
+    "mean_satisfaction_g{i}": Outcome("mean satisfaction of stakeholder group i over the run",
+                                      "satisfaction of group {i}", "higher", UNIT),
+}  # fmt: skip
+
+#: name -> description of every final outcome (the documentation the ODD and tests read)
+SUMMARY_FIELDS: dict[str, str] = {name: o.description for name, o in OUTCOMES.items()}
 
 TALLY_KEYS = (
     "ideas", "proposals", "adoptions", "rejections", "undone", "reviews", "expired",

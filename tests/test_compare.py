@@ -34,7 +34,7 @@ def test_strong_contrast_has_the_right_direction(tmp_path: Path, quick: bool) ->
     # Planning spends its first weeks analysing and then executes a plan drawn on a stale,
     # simplified map; on a complex problem the incremental design is clearly ahead (checked
     # empirically: about +0.1 mean performance at every K > 0 in strategy_vs_wickedness).
-    reps = 4 if quick else 20
+    reps = 8 if quick else 20  # n = replications (a replication's conditions averaged)
     comp = compare.run_comparison(
         [*SMALL, "strategy=planning"], [*SMALL, "strategy=incremental"], ["complex", "wicked"],
         replications=reps, steps=30, n_jobs=2, progress=False,

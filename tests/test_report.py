@@ -58,6 +58,11 @@ def test_strategy_report_from_a_known_table(tmp_path: Path) -> None:
     assert "incremental did significantly better in **4**" in text
     assert "planning in **0**" in text
     assert "in **4** the paired difference is within noise" in text
+    # Holm over the 8 cells: the K=8 cells (the same +0.1 in every pair: p = 0) stay significant
+    assert "Holm's correction over the 8 cells' paired t tests: incremental significantly " in text
+    assert "better in **4**, planning in **0**, within noise in **4**" in text
+    cells = pd.read_csv(md.parent / "cell_means.csv")
+    assert cells["time_to_90"].str.startswith("reached 0/4").all()  # censored: never reached
     for stem in ("performance_by_cell", "paired_difference_heatmap"):
         assert (md.parent / "figures" / f"{stem}.png").is_file()
         assert (md.parent / "figures" / f"{stem}.svg").is_file()
@@ -136,3 +141,106 @@ def test_a_sweep_whose_runs_all_failed(tmp_path: Path, monkeypatch: pytest.Monke
         f"orgsim-report: every run in {result.sweep_dir} failed: nothing to report"
     ]
     assert not (result.sweep_dir / "report").exists()
+
+
+# --- orgsim-report SWEEP --compare FACTOR (issue 11) ---------------------------------------------
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real sweep made by the engine: 2 strategies x 2 K x 3 replications."""
+    result = sim.sweep(
+        ["strategy=incremental,planning", "problem.k=0,5", "replications=3", *SMALL],
+        results_dir=tmp_path_factory.mktemp("compare") / "results",
+    )
+    assert result.exit_code == 0
+    return result.sweep_dir
+
+
+def test_compare_a_factor_of_a_real_sweep(small_sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code = report.main(
+        [str(small_sweep), "--compare", "strategy.name", "--outcomes",
+         "mean_performance,time_to_90", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    stem = "comparison_strategy.name"
+    text = (out / f"{stem}.md").read_text()
+    assert text.startswith("# Paired comparison of strategy.name: planning vs incremental")
+    for words in ("What the comparison found", "d_z", "Holm", "pairs won", "Provenance"):
+        assert words in text, words
+    rows = pd.read_csv(out / f"{stem}_pairs.csv")
+    pooled = rows[rows["level"] == "pooled"].set_index("outcome")
+    cells = rows[rows["level"] == "cell"]
+    # 2 K x 3 replications = 6 pairs; pooled over K within each replication: 3 units
+    assert list(pooled.index) == ["mean_performance", "time_to_90"]
+    assert (pooled["pairs"] == 6).all() and (pooled["units"] == 3).all()
+    assert len(cells) == 4 and (cells["pairs"] == 3).all()  # 2 cells x 2 outcomes
+    assert set(cells["problem.k"]) == {0, 5}
+    t90 = pooled.loc["time_to_90"]
+    assert 0 <= t90["reached_a"] <= 6 and 0 <= t90["reached_b"] <= 6
+    assert "reached" in text
+    # the table straight from the store: the pooled difference of mean performance by hand
+    table = pd.read_parquet(small_sweep / store.TABLE)
+    wide = table.pivot_table(
+        index=["problem.k", "replication"], columns="strategy.name", values="mean_performance"
+    )
+    per_rep = (wide["planning"] - wide["incremental"]).groupby(level="replication").mean()
+    assert pooled.loc["mean_performance", "diff_mean"] == pytest.approx(per_rep.mean())
+    arms = pd.read_csv(out / f"{stem}_arms.csv")
+    perf = arms[arms["outcome"] == "mean_performance"]
+    assert (perf["lo"] >= 0).all() and (perf["hi"] <= 1).all() and set(perf["n"]) == {3}
+    assert (out / "figures" / f"{stem}.png").is_file() and (out / f"{stem}.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--compare", "strategy.colour"], "--compare strategy.colour: not a setting of this "
+         "sweep; the settings that vary: problem.k, strategy.name"),
+        (["--compare", "org.name"], "--compare org.name: it does not vary in this sweep (every "
+         "ok run has org.name=bureaucracy); the settings that vary: problem.k, strategy.name"),
+        (["--compare", "strategy.name", "--outcomes", "mean_performance,speed"], "--outcomes "
+         "speed: not an outcome of this table; the outcomes: mean_performance, "),
+        (["--compare", "strategy.name", "--correction", "bonferroni"], "--correction "
+         "bonferroni: use one of holm, fdr, none"),
+        (["--outcomes", "time_to_90"], "go with --compare FACTOR"),
+    ],
+)  # fmt: skip
+def test_compare_bad_input_one_line_nothing_written(
+    small_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+    message: str,
+) -> None:  # fmt: skip
+    out = tmp_path / "never"
+    assert report.main([str(small_sweep), *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("orgsim-report: ")
+    assert message in err, err
+    assert "Traceback" not in err and not out.exists() and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_python_dash_m_and_the_entry_point_are_the_same_command(small_sweep: Path) -> None:
+    """`python -m sim.report` (the package's __main__) on the command line: exit 2, one line."""
+    run = subprocess.run(
+        [sys.executable, "-m", "sim.report", str(small_sweep), "--compare", "seed"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "orgsim-report: --compare seed: seeds and replications are what pairs share, not a "
+        "factor; the settings that vary: problem.k, strategy.name"
+    ]
+
+
+def test_data_flows_one_way() -> None:
+    """Analysis modules never import the reports (the reports import them), and nothing the
+    report package imports runs a model."""
+    code = (
+        "import sys, sim.discovery, sim.paired, sim.stats, sim.outcomes\n"
+        "assert not [m for m in sys.modules if m.startswith('sim.report')], 'report imported'\n"
+        "import sim.report, sim.report.scenarios\n"
+        "bad = [m for m in ('sim.engine', 'sim.model', 'mesa') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
