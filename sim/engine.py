@@ -269,7 +269,7 @@ def compute(
 _WATCHING: set[int] = set()
 
 
-def _watch_parent(parent: int) -> None:
+def watch_parent(parent: int) -> None:
     """In a worker process: exit when the process that started us is gone, so that killing a
     sweep's main process does not leave its workers computing for minutes."""
     if parent in _WATCHING:
@@ -332,7 +332,7 @@ def run_chunk_file(path: str | os.PathLike[str]) -> dict[str, int]:
     chunk = json.loads(Path(path).read_text())
     parent = chunk.get("parent_pid")
     if parent not in (None, os.getpid()) and not os.environ.get("SLURM_JOB_ID"):
-        _watch_parent(parent)  # a joblib worker: the sweep's main process is our parent
+        watch_parent(parent)  # a joblib worker: the sweep's main process is our parent
     return run_chunk(chunk)
 
 
@@ -691,7 +691,7 @@ def _warm_worker(parent: int) -> int:
 
     import sim.model  # noqa: F401
 
-    _watch_parent(parent)  # a warm worker dies with the sweep, even before any chunk
+    watch_parent(parent)  # a warm worker dies with the sweep, even before any chunk
     code_fingerprint()
     git_state()
     return os.getpid()

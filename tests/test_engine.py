@@ -385,6 +385,37 @@ def test_a_killed_sweeps_workers_die_and_it_resumes_computing_every_run_once(
     assert not leftovers, f"processes outlived the killed sweep by 15 s: {leftovers}"
 
 
+@pytest.mark.parametrize("launcher", ["orgsim_joblib", "joblib"])
+def test_a_killed_worker_ends_the_sweep_with_its_chunks_missing(
+    tmp_path: Path, launcher: str
+) -> None:
+    """A worker killed mid-sweep (the out-of-memory killer, a crash) must not hang the sweep:
+    it ends, writes its table with what was computed, reports the lost runs as missing with
+    the job's error, and exits 1; running the same command again completes it."""
+    results = tmp_path / "results"
+    overrides = ["steps=300", "org.employees=12", "org.partners=2", "seed=range(0,40)"]
+    args = [*overrides, f"results_dir={results}", "chunk_size=4", "progress=false"]
+    args.append(f"hydra/launcher={launcher}")
+    with background_sweep(args, tmp_path / "err") as (proc, seen):
+        wait_for(proc, seen, lambda: bool(manifests(results)))
+        main = cmdline(psutil.Process(proc.pid))
+        workers = [p for p in living(seen) if p.pid != proc.pid and is_worker(p, launcher, main)]
+        assert workers, f"no worker was computing: {[cmdline(p) for p in seen]}"
+        workers[0].kill()
+        assert proc.wait(timeout=120) == 1, "the sweep did not end with exit 1"
+    err = (tmp_path / "err").read_text()
+    _, _, _, folder = sweep_line(err)
+    table = store.read_table(folder)
+    assert len(table) == 40 and (table["status"] == "missing").any()
+    assert set(table["status"]) <= {"ok", "missing"}
+    assert "missing" in err and "a sweep job failed" in err
+    again = subprocess.run(
+        orgsim_cmd(["-m", *args]), capture_output=True, text=True, env=clean_env(), timeout=300
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (store.read_table(sweep_line(again.stderr)[3])["status"] == "ok").all()
+
+
 def test_warm_workers_die_with_a_main_process_killed_before_the_first_chunk(
     tmp_path: Path,
 ) -> None:

@@ -4,16 +4,17 @@ forked workers.
 Hydra's joblib launcher always uses joblib's loky backend: every worker is a fresh interpreter
 that spends about a second of CPU importing Python, Hydra, Mesa, pandas and pyarrow before its
 first job. For a sweep of a hundred short runs that is a core's worth of the whole sweep. This
-launcher is the same launcher (same config, same jobs: Hydra's own ``execute_job``) with joblib's
-multiprocessing backend on a *fork* context, so a worker starts in milliseconds with the
-sweep's imports. ``hydra/launcher=joblib`` keeps loky.
+launcher is the same launcher (same config and ``n_jobs``, same jobs: Hydra's own
+``execute_job``) whose workers are *forked* (``backend: fork``), so a worker starts in
+milliseconds with the sweep's imports. ``hydra/launcher=joblib`` keeps loky.
 
 Forking a process that runs threads can deadlock a child that inherits a lock held: the sweep's
 only other thread, the progress bar's, is paused around every fork (``sim.engine._DRAWING``),
-and a worker exits when the sweep's main process is gone (``sim.engine._watch_parent``).
+and a worker exits when the sweep's main process is gone (``sim.engine.watch_parent``).
 """
 
 import multiprocessing
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +39,27 @@ ConfigStore.instance().store(
 )
 
 
+def _pool_size(n_jobs: Any, jobs: int) -> int:
+    """joblib's meaning of ``n_jobs`` (-1: every CPU, -2: all but one, ...), at most ``jobs``."""
+    n = int(n_jobs or -1)
+    size = (os.cpu_count() or 1) + 1 + n if n < 0 else n
+    return max(1, min(size, jobs))
+
+
 class OrgsimJoblibLauncher(JoblibLauncher):
-    """Hydra's joblib launcher, with ``backend: fork`` honoured (see the module's docstring)."""
+    """Hydra's joblib launcher, with ``backend: fork`` honoured (see the module's docstring).
+
+    The forked workers are run by the standard library's ProcessPoolExecutor rather than
+    joblib's multiprocessing backend: when a worker dies (the out-of-memory killer, a crash),
+    the executor says so and the sweep ends with the chunks it lost reported missing, where a
+    multiprocessing pool waits for the lost chunk forever. Every worker watches the sweep's
+    main process from its start and exits when it is gone.
+    """
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
-        from joblib import Parallel, delayed
+        from concurrent.futures import ProcessPoolExecutor
 
         from sim import engine
 
@@ -57,9 +71,6 @@ class OrgsimJoblibLauncher(JoblibLauncher):
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        joblib_cfg: dict[str, Any] = dict(self.joblib)
-        joblib_cfg["backend"] = multiprocessing.get_context("fork")
-        process_joblib_cfg(joblib_cfg)
         # what every job shares is set before the workers fork: they inherit it rather than
         # receive it pickled (Hydra's singletons hold OmegaConf resolvers that pickle cannot
         # carry); it lives in sim.engine, a module that Hydra's plugin scan never re-imports
@@ -69,11 +80,18 @@ class OrgsimJoblibLauncher(JoblibLauncher):
             self.task_function,
             Singleton.get_state(),
         )
+        size = _pool_size(self.joblib.get("n_jobs"), len(job_overrides))
         try:
-            runs = Parallel(**joblib_cfg)(
-                delayed(engine.run_forked_job)(initial_job_idx + idx, list(overrides))
-                for idx, overrides in enumerate(job_overrides)
-            )
+            with ProcessPoolExecutor(
+                size,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=engine.watch_parent,
+                initargs=(os.getpid(),),
+            ) as pool:
+                futures = [
+                    pool.submit(engine.run_forked_job, initial_job_idx + idx, list(overrides))
+                    for idx, overrides in enumerate(job_overrides)
+                ]
+                return [f.result() for f in futures]  # a dead worker: BrokenProcessPool
         finally:
             engine.FORKED_JOB_CONTEXT = ()
-        return list(runs)
