@@ -1,35 +1,40 @@
 """The classroom dashboard page (the Solara app file ``orgsim-dashboard`` serves).
 
-Built like Mesa's SolaraViz: the sidebar's model parameters come from :data:`MODEL_PARAMS` (the
-spec format of Mesa's ``ModelCreator``/``UserInputs``) and are handed to the model on Reset, and
-the controller follows SolaraViz's (Reset, Play/Pause, Step, play interval). The inputs are drawn
-by :mod:`sim.dashboard.inputs`, which checks every value that arrives from the browser (Mesa's
-and solara's sliders cast a crafted ``"abc"`` with ``float()`` and put a traceback in the tab);
-a refused value leaves a message in the page and the previous value in place. The frame around
-them is ours, for two measured reasons: SolaraViz's grid re-renders the whole page once per view on every
-step (80-150 ms a step, too slow for ten steps a second), and its Play loop pushes frames faster
-than a slow browser draws them, so Pause lagged by seconds; here one counter redraws only the
-views, and Play is paced by the browser (:mod:`sim.dashboard.pacing`).
+The page is two columns that fit a 1366x768 projector: on the left the controls (Reset, Play,
+Step, Shock, the pace in weeks per second, "run to week" and "shock at week"), the lesson
+presets, the shareable link and the settings (every slider shows its value; a setting changed
+since the last Reset is marked until Reset applies it); on the right the live board.
 
-The model is a :class:`~sim.dashboard.race.ClassroomRace`, created inside :func:`Page`: every
-browser session gets its own organisations, so thirty students never share one. Settings take
-effect on Reset (as in SolaraViz); a seed that is not a number or an impossible size is refused
-as it is typed, and a settings combination the model rejects (say K >= N) shows a message in the
-page instead of building anything.
+Why it is built this way (issue 12):
+
+* The live board (:mod:`sim.dashboard.live`) draws in the browser from streamed rows
+  (:mod:`sim.dashboard.feed`): re-rendering views on the server cost 22-25 ms of server CPU per
+  drawn step, too much for thirty students on one laptop. A step during Play touches no Solara
+  component at all.
+* The run lives in a :class:`~sim.dashboard.session.Session` kept per browser session, so a page
+  reload finds it again; Play runs at a classroom pace, stops exactly at "run to week" and lands
+  "shock at week" on its week.
+* Inputs are drawn by :mod:`sim.dashboard.inputs`, which checks every value that arrives from the
+  browser (and from a shared link): a refused value leaves a message in the page, never a
+  traceback.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import warnings
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
+import reacton.ipyvuetify as rv
 import solara
 
 from sim.dashboard.guard import install_in_server
-from sim.dashboard.inputs import Field, Inputs, Notice, defaults, guarded
-from sim.dashboard.pacing import FrameAck
+from sim.dashboard.inputs import Field, Inputs, Notice, check, defaults, guarded, shown_value
+from sim.dashboard.labels import DISPLAY, PERFORMANCE_MEANING, UNITS
+from sim.dashboard.lessons import LESSONS
+from sim.dashboard.live import LiveBoard, ShareLink, attach
 from sim.dashboard.race import (
     LEVER_PRESETS,
     MAX_SIZE,
@@ -37,368 +42,431 @@ from sim.dashboard.race import (
     MODES,
     ORG_FORMS,
     STRATEGIES,
-    ClassroomRace,
-    history,
     warm_up,
 )
-from sim.dashboard.views import (
-    COLOURS,
-    DASH,
-    Chart,
-    Series,
-    line_chart,
-    network_layout,
-    network_svg,
-    way_of_working_svg,
+from sim.dashboard.session import (
+    PACE,
+    PACE_RANGE,
+    Session,
+    check_pace,
+    check_week,
+    link_query,
+    parse_query,
+    session_for,
 )
 
+# solara warns once per server (14 lines) that a plain-http cookie cannot be samesite=none; on a
+# classroom LAN that is expected, and it buried the address the teacher needs
+warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
 install_in_server()  # 404 for the CDN proxy, status pages to loopback only (sim.dashboard.guard)
 warm_up()  # compose the default presets while the server starts, not in the first student's tab
-
-PLAY_INTERVAL_MS = 5  # default pause between steps during Play (the "speed" slider); the
-# browser's own drawing speed paces Play (sim.dashboard.pacing)
-#: The speed slider, in the same spec format as the model parameters (checked the same way).
-INTERVAL = {
-    "type": "SliderInt",
-    "label": "Play Interval (ms)",
-    "value": PLAY_INTERVAL_MS,
-    "min": 0,
-    "max": 500,
-    "step": 5,
-}
 
 log = logging.getLogger(__name__)
 
 
 def _select(label: str, values: tuple[str, ...], value: str) -> dict[str, Any]:
-    return {"type": "Select", "label": label, "values": list(values), "value": value}
+    return {"type": "Select", "label": label, "values": list(values), "value": value,
+            "display": DISPLAY}  # fmt: skip
 
 
-def _slider(label: str, value: float, lo: float, hi: float, step: float) -> dict[str, Any]:
+def _slider(
+    name: str, label: str, value: float, lo: float, hi: float, step: float
+) -> dict[str, Any]:
     kind = "SliderInt" if isinstance(step, int) else "SliderFloat"
-    return {"type": kind, "label": label, "value": value, "min": lo, "max": hi, "step": step}
+    return {"type": kind, "label": label, "value": value, "min": lo, "max": hi, "step": step,
+            "unit": UNITS.get(name, "")}  # fmt: skip
 
 
-#: The page's controls, in the order they appear; names are ClassroomRace's keyword arguments.
+#: The settings, in the order they appear; names are ClassroomRace's keyword arguments.
 MODEL_PARAMS: dict[str, dict[str, Any]] = {
     "mode": _select("Mode", MODES, "one organisation"),
-    "org": _select("Organisation form (A)", ORG_FORMS, "bureaucracy"),
-    "strategy": _select("Strategy (A)", STRATEGIES, "incremental"),
-    "org_b": _select("Organisation form (B, side by side)", ORG_FORMS, "self_organisation"),
-    "strategy_b": _select("Strategy (B, side by side)", STRATEGIES, "incremental"),
-    "levers_b": _select("Levers (B, side by side)", LEVER_PRESETS, "same as A"),
-    "flexible_organising": _slider("Flexible organising", 0.5, 0.0, 1.0, 0.1),
-    "dynamic_managing": _slider("Dynamic managing", 0.5, 0.0, 1.0, 0.1),
-    "smarter_working": _slider("Smarter working", 0.5, 0.0, 1.0, 0.1),
-    "cocreation": _slider("Co-creation", 0.5, 0.0, 1.0, 0.1),
-    "rd_budget": _slider("R&D budget", 0.5, 0.0, 1.0, 0.1),
-    "complexity": _slider("Complexity (K)", 5, 0, 11, 1),
-    "turbulence": _slider("Turbulence", 0.02, 0.0, 0.2, 0.01),
-    "stakeholders": _slider("Stakeholder groups", 2, 1, 5, 1),
-    "ambiguity": _slider("Ambiguity", 0.05, 0.0, 0.5, 0.05),
-    "size": {
-        "type": "InputText",
-        "label": f"Organisation size (employees, {MIN_SIZE}-{MAX_SIZE})",
-        "value": "48",
-    },
+    "org": _select("A: organisation form", ORG_FORMS, "bureaucracy"),
+    "strategy": _select("A: strategy", STRATEGIES, "incremental"),
+    "org_b": _select("B: organisation form", ORG_FORMS, "self_organisation"),
+    "strategy_b": _select("B: strategy", STRATEGIES, "incremental"),
+    "levers_b": _select("B: levers", LEVER_PRESETS, "same as A"),
+    "flexible_organising": _slider(
+        "flexible_organising", "Flexible organising", 0.5, 0.0, 1.0, 0.1
+    ),
+    "dynamic_managing": _slider("dynamic_managing", "Dynamic managing", 0.5, 0.0, 1.0, 0.1),
+    "smarter_working": _slider("smarter_working", "Smarter working", 0.5, 0.0, 1.0, 0.1),
+    "cocreation": _slider("cocreation", "Co-creation", 0.5, 0.0, 1.0, 0.1),
+    "rd_budget": _slider("rd_budget", "R&D budget", 0.5, 0.0, 1.0, 0.1),
+    "complexity": _slider("complexity", "Complexity K", 5, 0, 11, 1),
+    "turbulence": _slider("turbulence", "Turbulence", 0.02, 0.0, 0.2, 0.01),
+    "stakeholders": _slider("stakeholders", "Stakeholders", 2, 1, 5, 1),
+    "ambiguity": _slider("ambiguity", "Ambiguity", 0.05, 0.0, 0.5, 0.05),
+    "size": {"type": "InputText", "label": f"Employees ({MIN_SIZE}-{MAX_SIZE})", "value": "48"},
     "seed": {"type": "InputText", "label": "Seed", "value": "0"},
 }
-DEFAULTS = defaults(MODEL_PARAMS)  # what a new tab starts from (checked like any input)
+B_ONLY = ("org_b", "strategy_b", "levers_b")  # shown in side-by-side mode only
+DEFAULTS = defaults(MODEL_PARAMS)  # what a new session starts from (checked like any input)
+
+#: The schedule and the pace, checked the same way as the settings.
+PACE_SPEC: dict[str, Any] = {
+    "type": "SliderFloat",
+    "label": "Pace",
+    "value": PACE,
+    "min": PACE_RANGE[0],
+    "max": PACE_RANGE[1],
+    "step": 0.5,
+    "unit": "weeks/s",
+}
+RUN_TO_SPEC: dict[str, Any] = {
+    "type": "InputText",
+    "label": "Run to week",
+    "value": "",
+    "parse": lambda v: check_week(v, "Run to week"),
+}
+SHOCK_AT_SPEC: dict[str, Any] = {
+    "type": "InputText",
+    "label": "Shock at week",
+    "value": "",
+    "parse": lambda v: check_week(v, "Shock at week"),
+}
+CONTROL_SPECS = {"pace": PACE_SPEC, "run_to": RUN_TO_SPEC, "shock_at": SHOCK_AT_SPEC}
+
+CSS = """
+.orgsim-page { display: flex; gap: 12px; align-items: flex-start; }
+.orgsim-left { width: 372px; flex: none; font-size: 13px; }
+.orgsim-main { flex: 1; min-width: 0; }
+.orgsim-title { font-size: 15px; font-weight: bold; display: flex; align-items: center; gap: 8px; }
+.orgsim-row { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; margin: 3px 0; }
+.orgsim-inputs { display: grid; grid-template-columns: 1fr 1fr; gap: 6px 12px; }
+.orgsim-field { padding-left: 4px; border-left: 3px solid transparent; min-width: 0; }
+.orgsim-field.orgsim-changed { border-left: 3px dashed #000; background: #f3f3f3; }
+.orgsim-slider-head { display: flex; justify-content: space-between; font-size: 12px;
+  white-space: nowrap; gap: 4px; }
+.orgsim-slider-head .orgsim-label { overflow: hidden; text-overflow: clip; }
+.orgsim-field .v-input__slot { min-height: 0 !important; }
+.orgsim-field .v-slider { margin: 0; }
+.orgsim-field .v-select__selection, .orgsim-field input { font-size: 13px; }
+.orgsim-field .v-label { font-size: 13px; }
+.orgsim-pending { font-size: 12px; background: #f3f3f3; border-left: 3px dashed #000;
+  padding: 2px 6px; margin: 2px 0; }
+.orgsim-status { font-size: 12px; }
+.orgsim-controls .orgsim-field { flex: 1; }
+.orgsim-about { font-size: 14px; max-height: 640px; overflow: auto; }
+.v-main__wrap > .container, .solara-content-main { padding-top: 6px !important; }
+"""
 
 
-# --- data out of the models ----------------------------------------------------------------------
+def _label(name: str) -> str:
+    spec = MODEL_PARAMS.get(name) or CONTROL_SPECS.get(name) or {"label": name}
+    return str(spec["label"])
 
 
-def _column(race: ClassroomRace, which: str, name: str) -> list[float]:
-    """A copy of one collected column of organisation ``which``."""
-    return list(history(race.orgs[which]).get(name, ()))
-
-
-def _markers(race: ClassroomRace) -> tuple[list[int], list[int]]:
-    """Steps of the teacher's shocks (shown at once, even before the next step) and of the
-    turbulence (requirements drifting by themselves)."""
-    pressed = sorted(set(race.shock_steps))
-    first = next(iter(race.orgs))
-    steps = _column(race, first, "step")
-    flags = _column(race, first, "shock")
-    drift = [int(s) for s, f in zip(steps, flags, strict=True) if f and int(s) not in pressed]
-    return pressed, drift
-
-
-def _chart(
-    race: ClassroomRace,
-    title: str,
-    columns: list[tuple[str, str, str]],
-    css: str,
-    ymin: float | None = None,
-    ymax: float | None = None,
-) -> str:
-    """A chart of ``columns`` (name in the data, legend label, colour) for every organisation:
-    A solid, B dashed."""
-    with race.lock:
-        series: list[Series] = []
-        for which in race.orgs:
-            x = _column(race, which, "step")
-            for name, label, colour in columns:
-                legend = label if which == "A" else ""  # B: same colours, dashed
-                series.append(
-                    Series(legend, x, _column(race, which, name), colour, DASH[which], css=which)
-                )
-        if len(race.orgs) > 1:
-            series.append(Series("solid A, dashed B", [], [], "#555", DASH["B"]))
-        pressed, drift = _markers(race)
-    return line_chart(Chart(title, series, pressed, drift, ymin, ymax, css))
-
-
-def _html(markup: str, test_id: str) -> None:
-    solara.HTML(tag="div", unsafe_innerHTML=markup, attributes={"data-testid": test_id})
-
-
-def _guard(race: ClassroomRace) -> bool:
-    """False (and nothing drawn) when the settings were rejected: the panel shows why."""
-    return bool(race.orgs)
-
-
-# --- views (each re-renders on SolaraViz's update counter) ----------------------------------------
-
-
-@solara.component
-def ClassPanel(
-    model: ClassroomRace,
-    frame: int,
-    on_change: Callable[[], None],
-    notice: solara.Reactive[str | None],
-) -> None:
-    """Readouts per organisation, the Shock button, and any message about bad settings."""
-    race = model
-    if race.error:
-        solara.Error(f"Settings not accepted: {race.error}. Fix the field and press Reset.")
-        return
-
-    def shock_now() -> None:
-        race.shock()
-        on_change()
-
-    shock = guarded(shock_now, notice)
-
-    with race.lock:
-        week = race.week
-        lines = []
-        for which, org in race.orgs.items():
-            lines.append(
-                f'<div class="readout" data-org="{which}" style="color:{COLOURS[which]}">'
-                f"<b>{race.label(which)}</b><br>"
-                f'<span data-testid="step-{which}">Step: {org.steps}</span> &middot; '
-                f'<span data-testid="performance-{which}">Performance: {org.performance:.3f}</span>'
-                f' &middot; <span data-testid="optimum-{which}">'
-                f"Optimum: {org.problem.optimum_value:.3f}</span>"
-                f' &middot; <span data-testid="ideas-{which}">'
-                f"Ideas: {sum(history(org).get('ideas', ()))}</span></div>"
-            )
-    head = (
-        f'<div style="font-size:1.3em"><span data-testid="step">Step: {week}</span> '
-        f'&middot; <span data-testid="shocks">Shocks pressed: {len(race.shock_steps)}</span></div>'
-    )
-    with solara.Column(gap="4px"):
-        _html(head + "".join(lines), "readouts")
-        solara.Button(
-            "Shock: requirements change",
-            color="error",
-            on_click=shock,
-            icon_name="mdi-flash",
-        )
-        solara.Text(
-            "Settings in the sidebar apply on Reset. Shock redraws part of the problem for "
-            "every organisation at the same step."
-        )
-
-
-@solara.component
-def PerformanceView(model: ClassroomRace, frame: int) -> None:
-    """Fitness of each organisation's way of working against the best possible (the optimum,
-    grey): a shock moves the optimum, and the plot shows how each design recovers."""
-    if not _guard(model):
-        return
-    with model.lock:
-        first = next(iter(model.orgs))
-        x = _column(model, first, "step")
-        series = [Series("optimum", x, _column(model, first, "optimum"), "#888", "4 3", 1.4)]
-        for which in model.orgs:
-            label = f"performance {which}" if len(model.orgs) > 1 else "performance"
-            y = _column(model, which, "fitness")
-            series.append(Series(label, x, y, COLOURS[which], DASH[which], css=which))
-        pressed, drift = _markers(model)
-    chart = Chart("Performance against the optimum", series, pressed, drift, css="performance")
-    _html(line_chart(chart), "performance-chart")
-
-
-@solara.component
-def PeopleView(model: ClassroomRace, frame: int) -> None:
-    """Engagement and skill: the HR frame, what the social levers act on."""
-    if not _guard(model):
-        return
-    columns = [("engagement", "engagement", "#7b3294"), ("skill", "skill", "#008837")]
-    _html(_chart(model, "Engagement and skill", columns, "people", 0.0, 1.0), "people-chart")
-
-
-@solara.component
-def IdeasView(model: ClassroomRace, frame: int) -> None:
-    """Ideas tried, proposals made and changes adopted per week: the innovation funnel."""
-    if not _guard(model):
-        return
-    columns = [
-        ("ideas", "ideas", "#9ecae1"),
-        ("proposals", "proposals", "#3182bd"),
-        ("adoptions", "adoptions", "#e6550d"),
+def about_html() -> str:
+    """The in-page "about this model / what to notice / things to try" panel (NetLogo's Info
+    tab), built from the lessons so the panel and the presets say the same thing. Plain HTML:
+    solara's Markdown would fetch a diagram library from the CDN, which a classroom lacks."""
+    parts = [
+        "<h3>About this model</h3>",
+        "<p>Each organisation is a network of employees (in teams), managers and outside partners "
+        "working on a <i>wicked problem</i>: N = 12 connected choices (its way of working) whose "
+        "value depends on each other (complexity K) and drifts over time (turbulence). Each "
+        "week people share knowledge, try ideas, propose changes, and the organisation decides "
+        "along its form (bureaucracy: managers approve; adhocracy: teams and experts; "
+        "self-organisation: consent in the team).</p>",
+        f"<p><b>Performance</b> is the {escape(PERFORMANCE_MEANING)}; the readout and the chart "
+        "show the same number. A <b>shock</b> redraws part of the problem for every "
+        "organisation at once.</p>",
+        "<h3>What to notice</h3><ul>",
+        "<li>Who recovers after a shock (black line), and how fast?</li>",
+        "<li>Engagement (light to dark purple in the network) against performance: not the "
+        "same thing.</li>",
+        "<li>Rings in the network: a team's change approved (green) or its proposal blocked "
+        "(pink) this week.</li></ul>",
+        "<h3>Things to try (one click: the lesson buttons)</h3><ul>",
     ]
-    _html(
-        _chart(model, "Ideas, proposals and adoptions per week", columns, "ideas", 0.0),
-        "ideas-chart",
+    for lesson in LESSONS.values():
+        shock = f", shock at week {lesson.shock_at}" if lesson.shock_at else ""
+        tries = " ".join(escape(t) for t in lesson.try_)
+        parts.append(
+            f"<li><b>{escape(lesson.title)}</b> (run to week {lesson.run_to}{shock}). "
+            f"{escape(lesson.notice)} <i>Try:</i> {tries}</li>"
+        )
+    parts.append(
+        "</ul><p>Settings apply on <b>Reset</b>; a changed setting is marked until then. The "
+        "link next to the lesson buttons hands the current scenario to the class.</p>"
+    )
+    return "".join(parts)
+
+
+def _session_key() -> str | None:
+    try:
+        return solara.get_session_id()
+    except Exception:  # rendered outside a server (tests): no reload to survive
+        return None
+
+
+def _slider_names() -> set[str]:
+    return {n for n, s in MODEL_PARAMS.items() if s["type"] in ("SliderInt", "SliderFloat")}
+
+
+def load(search: str | None, key: str | None) -> tuple[Session, list[str]]:
+    """The session for this browser: kept across reloads; a link with another scenario in its
+    query starts that scenario instead. Returns the session and the link's problems."""
+    sliders = _slider_names()
+    params, extras, problems = parse_query(
+        search, DEFAULTS, lambda n, v: check(n, MODEL_PARAMS[n], v), sliders.__contains__
     )
 
+    def make() -> Session:
+        return Session(params)
 
-@solara.component
-def NetworkView(model: ClassroomRace, frame: int) -> None:
-    """The organisation as a network, one drawing per organisation."""
-    if not _guard(model):
-        return
-    with model.lock:
-        parts = []
-        for which, org in model.orgs.items():
-            layout = model.layouts.get(which)
-            if layout is None:
-                layout = model.layouts[which] = network_layout(org)
-            parts.append(network_svg(org, layout, model.label(which)))
-    cols = "".join(f'<div style="flex:1;min-width:0;max-width:360px">{p}</div>' for p in parts)
-    _html(f'<div style="display:flex;gap:8px">{cols}</div>', "network")
-
-
-@solara.component
-def WayOfWorkingView(model: ClassroomRace, frame: int) -> None:
-    """Each organisation's current way of working, choice by choice, against the best one."""
-    if not _guard(model):
-        return
-    with model.lock:
-        first = next(iter(model.orgs.values()))
-        best = first.problem.optimum_code
-        rows: list[tuple[str, int, int | None]] = [("best possible", best, None)]
-        for which, org in model.orgs.items():
-            rows.append((model.label(which)[:30], org.code, best))
-        n = first.problem.n
-    _html(way_of_working_svg(rows, n), "way-of-working")
-    # the last view in render order: its acknowledgement means the whole frame was drawn
-    FrameAck.element(frame=model.pacer.next_frame(), on_acked=model.pacer.acknowledge)
+    session, kept = session_for(key, make)
+    query = search or ""
+    if kept and session.query == query:
+        return session, []  # a reload: the same run
+    if kept:
+        session.reset(params)
+    session.query = query
+    session.run_to = extras.get("run_to")
+    session.shock_at = extras.get("shock_at")
+    session.pace = extras.get("pace", PACE)
+    return session, problems
 
 
-@solara.component
-def Dashboard(
-    race: ClassroomRace, frame: solara.Reactive[int], notice: solara.Reactive[str | None]
-) -> None:
-    """All views, redrawn together when ``frame`` changes: one small render pass per step.
-
-    Only this component reads ``frame``, so a step redraws the views and nothing else (not the
-    sidebar). SolaraViz's grid instead subscribes every view to a global counter, which costs a
-    pass over the whole page per view and per step: 80-150 ms a step here, too slow for ten
-    steps a second."""
-    now = frame.value
-
-    def redraw() -> None:
-        frame.value += 1
-
-    with solara.Columns([1, 1]):
-        ClassPanel(race, now, redraw, notice)
-        PerformanceView(race, now)
-    with solara.Columns([1, 1]):
-        PeopleView(race, now)
-        IdeasView(race, now)
-    with solara.Columns([1, 1]):
-        NetworkView(race, now)
-        WayOfWorkingView(race, now)
+# --- the page ------------------------------------------------------------------------------------
 
 
 @solara.component
 def Controls(
-    race: solara.Reactive[ClassroomRace],
-    params: solara.Reactive[dict[str, Any]],
-    frame: solara.Reactive[int],
+    session: Session,
+    playing: solara.Reactive[bool],
+    refresh: Callable[[], None],
     notice: solara.Reactive[str | None],
+    status: solara.Reactive[str | None],
+    token: Any,
 ) -> None:
-    """Reset, Play/Pause, Step and the speed, like SolaraViz's controller; Play runs in a thread
-    paced by the browser (see :mod:`sim.dashboard.pacing`) and redraws through one counter."""
-    playing = solara.use_reactive(False)
-    interval = solara.use_reactive(PLAY_INTERVAL_MS)
-    revision = solara.use_reactive(0)  # a refused speed redraws the slider with the kept one
-
-    def redraw() -> None:
-        frame.value += 1
+    """Reset, Play/Pause, Step, Shock; the pace; run to / shock at week N. ``token`` (a ref)
+    holds this page's ownership of the run (see :meth:`Session.attach`)."""
+    revision = solara.use_reactive(0)  # a refused value redraws its field with the kept one
 
     def loop() -> None:
+        if not playing.value:
+            return
         try:
-            while playing.value:
-                time.sleep(interval.value / 1000)
-                if not playing.value:
-                    break
-                race.value.step()
-                redraw()
-                if race.value.pacer.stalled:
-                    playing.value = False
+            reason = session.play(token.current, lambda: playing.value)
         except Exception:  # never a traceback in the tab; Reset still works
             log.exception("Play failed")
-            playing.value = False
+            reason = None
             notice.set("Play stopped: that did not work (see the server log). Press Reset.")
+        if playing.value:
+            playing.set(False)
+        if reason:
+            status.set(reason)
+            refresh()
 
+    # Play lives here, not in the page: Pause then redraws these few buttons, not every input
+    # of the page (which, on a server busy with thirty runs, made Pause take seconds)
     solara.lab.use_task(loop, dependencies=[playing.value], prefer_threaded=True)
 
-    def step() -> None:
-        race.value.step()
-        redraw()
-
     def reset() -> None:
-        playing.value = False
+        playing.set(False)
+        session.wake.set()
         notice.set(None)
-        race.value = ClassroomRace(**params.value)
-        redraw()
+        status.set(None)
+        session.reset()
+        refresh()
+
+    def step() -> None:
+        session.step()  # the board shows it; nothing else on the page changes
+
+    def shock() -> None:
+        with session.lock:
+            session.race.shock()
+        session.push(force=True)
+
+    def toggle() -> None:
+        if not playing.value and session.at_target():
+            status.set(f"Already at week {session.week}: change Run to week, or Reset.")
+            return
+        status.set(None)
+        playing.set(not playing.value)
+        session.wake.set()
 
     def refused(message: str) -> None:
         notice.set(message)
         revision.value += 1
 
-    usable = race.value.running
-    with solara.Card("Controls"):
-        with solara.Column(gap="0px"):
-            Field("interval", INTERVAL, interval.value, interval.set, refused).key(
-                f"interval-{revision.value}"
-            )
-        with solara.Row(justify="space-between"):
-            solara.Button("Reset", color="primary", on_click=guarded(reset, notice))
+    def set_pace(value: float) -> None:
+        session.pace = check_pace(value)
+        refresh()
+
+    def set_week(name: str) -> Callable[[Any], None]:
+        def setter(value: Any) -> None:
+            setattr(session, name, value)
+            notice.set(None)
+            refresh()
+
+        return setter
+
+    usable = session.race.running
+    with rv.Html(tag="div", class_="orgsim-controls"):
+        with rv.Html(tag="div", class_="orgsim-row"):
+            solara.Button("Reset", color="primary", on_click=guarded(reset, notice), small=True)
             solara.Button(
-                "❚❚" if playing.value else "▶",
+                "❚❚ Pause" if playing.value else "▶ Play",
                 color="primary",
-                on_click=lambda: playing.set(not playing.value),
+                on_click=guarded(toggle, notice),
                 disabled=not usable,
+                small=True,
             )
             solara.Button(
                 "Step",
                 color="primary",
                 on_click=guarded(step, notice),
                 disabled=playing.value or not usable,
+                small=True,
+            )
+            solara.Button(
+                "Shock now",
+                icon_name="mdi-flash",
+                on_click=guarded(shock, notice),
+                disabled=not usable,
+                small=True,
+                outlined=True,
+            )
+        Field("pace", PACE_SPEC, session.pace, set_pace, refused).key(f"pace-{revision.value}")
+        with rv.Html(tag="div", class_="orgsim-row"):
+            Field("run_to", RUN_TO_SPEC, session.run_to, set_week("run_to"), refused).key(
+                f"run_to-{revision.value}"
+            )
+            Field("shock_at", SHOCK_AT_SPEC, session.shock_at, set_week("shock_at"), refused).key(
+                f"shock_at-{revision.value}"
             )
 
 
 @solara.component
-def Page() -> None:
-    """One browser session: its own ClassroomRace (created here, not at module level)."""
-    first = solara.use_memo(ClassroomRace, [])
-    race = solara.use_reactive(first)
-    params = solara.use_reactive(DEFAULTS)  # the last valid value of every input
-    frame = solara.use_reactive(0)  # read by Dashboard only: a step redraws only the views
-    notice = solara.use_reactive(None)  # the message about the last refused value, if any
+def Presets(
+    session: Session,
+    params: solara.Reactive[dict[str, Any]],
+    playing: solara.Reactive[bool],
+    refresh: Callable[[], None],
+    notice: solara.Reactive[str | None],
+    query: str,
+) -> None:
+    """One click per lesson of docs/classroom.md: its settings, its schedule, Reset; and the
+    current scenario as a link (``query``: the applied settings and the schedule)."""
 
-    with solara.AppBar():
-        solara.AppBarTitle("orgsim classroom: innovation in organisations")
-    with solara.Sidebar(), solara.Column():
-        Notice(notice)
-        Controls(race, params, frame, notice)
-        with solara.Card("Model Parameters"):
-            Inputs(MODEL_PARAMS, params, notice)
-    Dashboard(race.value, frame, notice)
+    def choose(key: str) -> Callable[[], None]:
+        def apply() -> None:
+            lesson = LESSONS[key]
+            playing.set(False)
+            session.wake.set()
+            new = {**DEFAULTS, **lesson.settings}
+            params.set(new)
+            session.run_to = lesson.run_to
+            session.shock_at = lesson.shock_at
+            session.reset(new)
+            notice.set(None)
+            refresh()
+
+        return guarded(apply, notice)
+
+    with rv.Html(tag="div", class_="orgsim-row", attributes={"data-testid": "presets"}):
+        solara.Text("Lessons:")
+        for i, key in enumerate(LESSONS, 1):
+            solara.Button(f"{i}", on_click=choose(key), small=True, outlined=True).key(key)
+        ShareLink.element(query=query)
+
+
+@solara.component
+def Board(session: Session, token: Any) -> None:
+    """The live board; its widget is handed to the session, which streams the run into it.
+    ``token`` (a ref) receives the page's ownership of the run: a reloaded page takes over."""
+    board = LiveBoard.element()
+
+    def connect() -> Callable[[], None]:
+        widget = solara.get_widget(board)
+        detach = attach(widget, session.acknowledge, session.ready)
+        token.current = session.attach(widget)
+
+        def disconnect() -> None:
+            detach()
+            if session.board is widget:
+                session.board = None
+
+        return disconnect
+
+    solara.use_effect(connect, [session])
+
+
+@solara.component
+def Page() -> None:
+    """One browser session's page; the run survives a reload (see :func:`load`)."""
+    router = solara.use_router()
+    key = _session_key()
+    session, problems = solara.use_memo(lambda: load(router.search, key), [])
+    params = solara.use_reactive(dict(session.params))
+    notice = solara.use_reactive("; ".join(problems) and f"Link not fully understood: "
+                                 f"{'; '.join(problems)}. Those settings stay at their defaults.")  # fmt: skip
+    status = solara.use_reactive(None)  # why Play stopped by itself, if it did
+    playing = solara.use_reactive(False)
+    version = solara.use_reactive(0)  # re-renders the controls after a change of the run
+    about = solara.use_reactive(False)
+    token = solara.use_ref(0)
+
+    def refresh() -> None:
+        version.set(version.value + 1)
+
+    _ = version.value  # read, so that a refresh re-renders the page (link, changed marks)
+
+    def on_change(new: dict[str, Any]) -> None:
+        session.params = dict(new)
+
+    solara.Style(CSS)
+    shown = {k: v for k, v in MODEL_PARAMS.items() if k not in B_ONLY}
+    if params.value.get("mode") == "side by side":
+        shown = MODEL_PARAMS
+    with rv.Html(tag="div", class_="orgsim-page"):
+        with rv.Html(tag="div", class_="orgsim-left"):
+            with rv.Html(tag="div", class_="orgsim-title"):
+                solara.Text("orgsim classroom")
+                solara.Button(
+                    "About this model" if not about.value else "Close about",
+                    small=True,
+                    text=True,
+                    on_click=lambda: about.set(not about.value),
+                )
+            Notice(notice)
+            # every block is always there (maybe empty): a block that comes and goes would shift
+            # its siblings, and the framework would rebuild them (a slider being dragged, the
+            # live board) instead of updating them
+            rv.Html(
+                tag="div",
+                class_="orgsim-status",
+                children=[status.value] if status.value else [],
+                attributes={"data-testid": "status"} if status.value else {},
+            )
+            Controls(session, playing, refresh, notice, status, token)
+            Presets(session, params, playing, refresh, notice, link_query(session, DEFAULTS))
+            pending = [k for k in params.value if session.applied.get(k) != params.value[k]]
+            names = ", ".join(_label(k) for k in pending)
+            rv.Html(
+                tag="div",
+                class_="orgsim-pending" if pending else "",
+                children=[f"\u270e Changed: {names}. Changes apply on Reset."] if pending else [],
+                attributes={"data-testid": "pending"} if pending else {},
+            )
+            Inputs(shown, params, notice, applied=session.applied, on_change=on_change)
+        with rv.Html(tag="div", class_="orgsim-main"):
+            with rv.Html(
+                tag="div",
+                class_="orgsim-about" if about.value else "",
+                attributes={"data-testid": "about"} if about.value else {},
+            ):
+                if about.value:
+                    solara.HTML(tag="div", unsafe_innerHTML=about_html())
+            with rv.Html(tag="div"):
+                if session.race.error:
+                    solara.Error(
+                        f"Settings not accepted: {session.race.error}. Fix the field and press "
+                        "Reset."
+                    )
+            Board(session, token)
+
+
+__all__ = ["DEFAULTS", "MODEL_PARAMS", "Page", "about_html", "shown_value"]

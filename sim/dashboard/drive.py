@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.dashboard import assets
-from sim.dashboard.app import MODEL_PARAMS
+from sim.dashboard.app import CONTROL_SPECS, MODEL_PARAMS
+from sim.dashboard.labels import display
+from sim.dashboard.lessons import LESSONS
 from sim.dashboard.serve import server_command, server_env
 
 if TYPE_CHECKING:
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-VIEWPORT = {"width": 1500, "height": 1300}  # tall enough for every view in one screenshot
+SCREEN = {"width": 1366, "height": 768}  # a school projector: everything must fit
+VIEWPORT = SCREEN
 LOOPBACK = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
 
 
@@ -45,6 +48,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+_SERVERS: list[int] = []
+
+
+def last_server_pid() -> int:
+    """The process id of the server :func:`running_server` started last (for the benchmark)."""
+    return _SERVERS[-1]
 
 
 @contextlib.contextmanager
@@ -64,6 +75,7 @@ def running_server(
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
+    _SERVERS.append(proc.pid)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -107,26 +119,34 @@ class Tab:
 
     # readouts -----------------------------------------------------------------------------------
     def text(self, test_id: str) -> str:
-        return self.page.get_by_test_id(test_id).inner_text(timeout=15_000)
+        return self.page.get_by_test_id(test_id).first.inner_text(timeout=15_000)
 
     def number(self, test_id: str) -> float:
-        """The number in a readout such as ``Step: 12`` or ``Optimum: 0.734``."""
+        """The number in a readout such as ``Week: 12`` or ``Performance: 0.734``."""
         return float(self.text(test_id).split(":")[1])
 
     def step(self) -> int:
-        return int(self.number("step"))
+        """The week counter."""
+        return int(self.number("week"))
 
     def wait_step(self, n: int, timeout: float = 20_000) -> None:
-        self.page.get_by_test_id("step").filter(has_text=re.compile(rf"^Step: {n}$")).wait_for(
+        self.page.get_by_test_id("week").filter(has_text=re.compile(rf"^Week: {n}$")).wait_for(
             timeout=timeout
         )
+
+    def last_point(self, chart: str, org: str = "A", column: str | None = None) -> float:
+        """The last value drawn in ``chart``'s line of organisation ``org``."""
+        sel = f"[data-testid={chart}-chart] polyline[data-org={org}]"
+        if column:
+            sel += f"[data-col={column}]"
+        return float(self.page.locator(sel).first.get_attribute("data-last") or "nan")
 
     # controls -----------------------------------------------------------------------------------
     def button(self, name: str) -> Any:
         return self.page.get_by_role("button", name=name, exact=True)
 
     def click_step(self, times: int = 1) -> int:
-        """Press Step ``times`` times, each time waiting for the step readout to move."""
+        """Press Step ``times`` times, each time waiting for the week counter to move."""
         n = self.step()
         for _ in range(times):
             self.button("Step").click()
@@ -135,57 +155,86 @@ class Tab:
         return n
 
     def play(self) -> None:
-        self.button("▶").click()
-        self.button("❚❚").wait_for(timeout=10_000)
+        self.button("▶ Play").click()
+        self.button("❚❚ Pause").wait_for(timeout=10_000)
 
     def pause(self) -> None:
-        self.button("❚❚").click()
-        self.button("▶").wait_for(timeout=10_000)
+        self.button("❚❚ Pause").click()
+        self.button("▶ Play").wait_for(timeout=10_000)
+
+    def wait_paused(self, timeout: float = 60_000) -> None:
+        """Wait until Play has stopped (by itself, at "run to week")."""
+        self.button("▶ Play").wait_for(timeout=timeout)
 
     def reset(self) -> None:
-        """Press Reset: the settings take effect and the run restarts at step 0."""
+        """Press Reset: the settings take effect and the run restarts at week 0."""
         self.button("Reset").click()
         self.page.wait_for_timeout(300)
 
     def shock(self) -> None:
-        self.page.get_by_role("button", name=re.compile("Shock")).click()
+        self.button("Shock now").click()
 
-    def _input(self, label: str) -> Any:
-        """The Vuetify input whose own label is exactly ``label`` (not one whose value or
-        another label merely contains the text)."""
-        exact = self.page.locator("label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
-        return self.page.locator(".v-input").filter(has=exact).first
+    def preset(self, key: str) -> None:
+        """Click the one-click preset of lesson ``key`` (see :mod:`sim.dashboard.lessons`)."""
+        number = list(LESSONS).index(key) + 1
+        self.page.get_by_test_id("presets").get_by_role("button", name=str(number)).click()
+        self.wait_step(0)
+
+    def field(self, name: str) -> Any:
+        """The input (its box: label, value, widget) of setting or control ``name``."""
+        return self.page.get_by_test_id(f"field-{name}")
 
     def select(self, name: str, value: str) -> None:
-        """Choose ``value`` in the drop-down of model parameter ``name``."""
-        field_ = self._input(MODEL_PARAMS[name]["label"])
-        field_.locator(".v-select__slot").click()
+        """Choose ``value`` (a config name) in the drop-down of model parameter ``name``."""
+        self.field(name).locator(".v-select__slot").click()
         menu = self.page.locator(".menuable__content__active")
-        menu.get_by_role("option", name=value, exact=True).click()
+        menu.get_by_role("option", name=display(value), exact=True).click()
         menu.wait_for(state="hidden", timeout=5_000)
 
     def slide(self, name: str, value: float) -> None:
-        """Move the slider of model parameter ``name`` to ``value`` with the keyboard, as a
-        student could (Home, then one arrow press per slider step)."""
-        spec = MODEL_PARAMS[name]
-        thumb = self._input(spec["label"]).get_by_role("slider")
+        """Move the slider of ``name`` to ``value`` with the keyboard, as a student could
+        (Home, then one arrow press per slider step)."""
+        spec = {**MODEL_PARAMS, **CONTROL_SPECS}[name]
+        thumb = self.field(name).get_by_role("slider")
         thumb.focus()
+        if value == spec["max"]:
+            thumb.press("End")
+            return
         thumb.press("Home")
         for _ in range(round((value - spec["min"]) / spec["step"])):
             thumb.press("ArrowRight")
 
     def type_in(self, name: str, text: str) -> None:
-        """Type ``text`` into the text field of model parameter ``name`` and confirm it."""
-        box = self._input(MODEL_PARAMS[name]["label"]).locator("input")
+        """Type ``text`` into the text field of ``name`` and confirm it."""
+        box = self.field(name).locator("input")
         box.fill(text)
         box.press("Enter")
 
     def value(self, name: str) -> str:
-        """The text shown in the text field of model parameter ``name``."""
-        return self._input(MODEL_PARAMS[name]["label"]).locator("input").input_value()
+        """The text shown in the text field of ``name``."""
+        return self.field(name).locator("input").input_value()
+
+    def wait_value(self, name: str, text: str, timeout: float = 10_000) -> str:
+        """The text field of ``name`` once it shows ``text`` (or what it shows at the timeout)."""
+        box = self.field(name).locator("input")
+        deadline = time.monotonic() + timeout / 1000
+        while box.input_value() != text and time.monotonic() < deadline:
+            self.page.wait_for_timeout(100)
+        return str(box.input_value())
+
+    def shown(self, name: str) -> str:
+        """The value a slider shows next to its label."""
+        return self.page.get_by_test_id(f"value-{name}").inner_text()
+
+    def wait_shown(self, name: str, text: str, timeout: float = 10_000) -> None:
+        """Wait until the slider of ``name`` shows ``text`` (the server has taken the value)."""
+        value = self.page.get_by_test_id(f"value-{name}")
+        value.filter(has_text=re.compile(rf"^{re.escape(text)}$")).wait_for(timeout=timeout)
 
     def apply(self, settings: dict[str, Any]) -> None:
         """Set several parameters (by ClassroomRace keyword) and press Reset."""
+        if settings.get("mode") == "side by side":  # B's fields appear in this mode only
+            self.select("mode", "side by side")
         for name, value in settings.items():
             kind = MODEL_PARAMS[name]["type"]
             if kind == "Select":
@@ -226,74 +275,49 @@ def open_tab(browser: Browser, url: str, viewport: dict[str, int] | None = None)
 
 @dataclass(frozen=True)
 class Scenario:
-    """A lesson's settings and the run shown in its screenshot: ``before`` steps, a shock if
-    ``shock``, then ``after`` steps."""
+    """A screenshot of the docs: a lesson's preset run to its last week (its shock scheduled),
+    or plain settings with ``before`` steps, a shock and ``after`` steps."""
 
     name: str
-    settings: dict[str, Any]
-    before: int = 20
-    shock: bool = True
-    after: int = 20
+    lesson: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    before: int = 15
+    after: int = 10
 
 
 SCENARIOS: dict[str, Scenario] = {
-    "stale-plan": Scenario(
-        "stale-plan",
-        {
-            "mode": "side by side",
-            "org": "bureaucracy",
-            "strategy": "planning",
-            "org_b": "bureaucracy",
-            "strategy_b": "incremental",
-            "turbulence": 0.05,
-        },
-    ),
-    "tangled-problem": Scenario(
-        "tangled-problem",
-        {
-            "mode": "side by side",
-            "org": "bureaucracy",
-            "strategy": "incremental",
-            "org_b": "self_organisation",
-            "strategy_b": "incremental",
-            "complexity": 9,
-        },
-    ),
-    "cocreation": Scenario(
-        "cocreation",
-        {
-            "mode": "side by side",
-            "org": "adhocracy",
-            "strategy": "incremental",
-            "org_b": "adhocracy",
-            "strategy_b": "incremental",
-            "levers_b": "A + full co-creation",
-            "cocreation": 0.0,
-            "stakeholders": 3,
-            "ambiguity": 0.2,
-        },
-        shock=False,
-    ),
-    "one-organisation": Scenario(
-        "one-organisation", {"mode": "one organisation", "org": "adhocracy"}, 15, True, 10
-    ),
+    **{key: Scenario(key, lesson=key) for key in LESSONS},
+    "one-organisation": Scenario("one-organisation", settings={"org": "adhocracy"}),
 }
 
 
+def run_lesson(tab: Tab, key: str, fast: bool = True) -> None:
+    """One click on the lesson's preset, then Play to its last week (at the fastest pace if
+    ``fast``); the shock lands on its scheduled week."""
+    tab.preset(key)
+    if fast:
+        tab.slide("pace", CONTROL_SPECS["pace"]["max"])
+    tab.play()
+    tab.wait_paused()
+    tab.wait_step(LESSONS[key].run_to)
+
+
 def run_scenario(tab: Tab, scenario: Scenario) -> None:
-    """Apply a scenario's settings and run it with the Step button (deterministic)."""
+    """Run a scenario in ``tab`` (deterministic: presets and steps, the same seed)."""
+    if scenario.lesson:
+        run_lesson(tab, scenario.lesson)
+        return
     tab.apply(scenario.settings)
     tab.click_step(scenario.before)
-    if scenario.shock:
-        tab.shock()
-        tab.page.get_by_test_id("shocks").filter(has_text="Shocks pressed: 1").wait_for()
+    tab.shock()
+    tab.page.get_by_test_id("shocks").filter(has_text="Shocks: 1").wait_for()
     tab.click_step(scenario.after)
 
 
 def capture(tab: Tab, scenario: Scenario, path: Path) -> Path:
-    """Run ``scenario`` in ``tab`` and save a screenshot of the whole dashboard to ``path``."""
+    """Run ``scenario`` in ``tab`` and save a screenshot of the page (1366x768) to ``path``."""
     run_scenario(tab, scenario)
-    tab.page.wait_for_timeout(300)  # let the last redraw land
+    tab.page.wait_for_timeout(400)  # let the last redraw land
     path.parent.mkdir(parents=True, exist_ok=True)
     tab.page.screenshot(path=str(path))
     return path

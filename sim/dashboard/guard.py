@@ -16,6 +16,10 @@ network, and solara answers more than the page:
 
 The guard is an ASGI middleware put in front of solara's Starlette app when the app file is
 loaded in the server (:func:`install`); solara has no setting to add one.
+
+It also adds a few lines to the page itself (:data:`LOAD_CHECK`): if the page's front-end files
+do not load (no offline files and no internet), the browser shows what is wrong and what to do,
+instead of a blank page.
 """
 
 from __future__ import annotations
@@ -74,6 +78,79 @@ async def _not_found(send: Callable[[Any], Awaitable[None]]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+#: Put at the top of every HTML page: a message in the page when a script or style sheet of the
+#: page fails to load, or nothing is drawn after 30 s (plain JavaScript: it must work when
+#: nothing else loaded).
+LOAD_CHECK = b"""<script>(function () {
+  var shown = false;
+  function show(what) {
+    if (shown) return; shown = true;
+    var box = document.createElement("div");
+    box.id = "orgsim-missing-files"; box.setAttribute("role", "alert");
+    box.style.cssText = "position:fixed;top:0;left:0;right:0;z-index:99999;background:#fff;" +
+      "border-bottom:4px solid #000;padding:16px 24px;font:17px/1.4 sans-serif;color:#000";
+    box.innerHTML = "<b>The dashboard could not load its front-end files</b> (" +
+      String(what).replace(/[<>&]/g, "") + ").<br>This happens without internet when the " +
+      "offline files are not set up. On the teacher's computer: stop the server (Ctrl-C), run " +
+      "<code>orgsim-dashboard --setup-offline</code> once with internet, then start " +
+      "<code>orgsim-dashboard</code> again and reload this page.";
+    (document.body || document.documentElement).appendChild(box);
+  }
+  window.addEventListener("error", function (e) {
+    var t = e.target;
+    if (t && (t.tagName === "SCRIPT" || (t.tagName === "LINK" && /stylesheet/.test(t.rel)))) {
+      show(t.src || t.href);
+    }
+  }, true);
+  setTimeout(function () {
+    if (!document.querySelector(".orgsim-page")) show("nothing was drawn after 30 s");
+  }, 30000);
+})();</script>"""
+
+
+def _is_page_request(scope: Scope) -> bool:
+    """A browser asking for an HTML page (not a file, not the websocket)."""
+    if scope.get("type") != "http" or scope.get("method") != "GET":
+        return False
+    for key, value in scope.get("headers") or ():
+        if key == b"accept":
+            return b"text/html" in value
+    return False
+
+
+async def _with_load_check(app: ASGIApp, scope: Scope, receive: Any, send: Any) -> None:
+    """Serve ``app``'s page with :data:`LOAD_CHECK` right after ``<head>`` (uncompressed: the
+    request's accept-encoding is dropped, so the body can be edited)."""
+    headers = [(k, v) for k, v in scope.get("headers") or () if k != b"accept-encoding"]
+    scope = {**scope, "headers": headers}
+    start: dict[str, Any] = {}
+    body: list[bytes] = []
+
+    async def capture(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            kind = dict(message.get("headers") or ()).get(b"content-type", b"")
+            if not kind.startswith(b"text/html"):
+                start["pass"] = True
+                await send(message)
+            return
+        if start.get("pass"):
+            await send(message)
+            return
+        body.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        page = b"".join(body)
+        at = page.find(b"<head>")
+        page = page[: at + 6] + LOAD_CHECK + page[at + 6 :] if at >= 0 else LOAD_CHECK + page
+        out = [(k, v) for k, v in start.get("headers") or () if k != b"content-length"]
+        out.append((b"content-length", str(len(page)).encode()))
+        await send({"type": "http.response.start", "status": start["status"], "headers": out})
+        await send({"type": "http.response.body", "body": page})
+
+    await app(scope, receive, capture)
+
+
 class Guard:
     """ASGI middleware: 404 for the CDN proxy's refused paths, and for the status endpoints to
     clients off the loopback interface; everything else goes to ``app`` untouched."""
@@ -101,6 +178,9 @@ class Guard:
                 await send({"type": "websocket.close", "code": 1008})
             else:
                 await _not_found(send)
+            return
+        if _is_page_request(scope):
+            await _with_load_check(self.app, scope, receive, send)
             return
         await self.app(scope, receive, send)
 

@@ -43,6 +43,8 @@ def check(name: str, spec: dict[str, Any], value: Any) -> Any:
         if not isinstance(value, str) or value not in spec["values"]:
             raise ConfigError(f"{spec['label']}: {shown(value)} is not one of the choices")
         return value
+    if kind == "InputText" and "parse" in spec:
+        return spec["parse"](value)
     if kind == "InputText" and name in ("size", "seed"):
         return check_value(name, value)
     if kind == "InputText":
@@ -96,6 +98,18 @@ def _on_commit(element: Any, callback: Callable[[Any], None]) -> None:
     solara.use_effect(listen, [])
 
 
+def shown_value(spec: dict[str, Any], value: Any) -> str:
+    """A slider's value as the page shows it, with its unit or scale."""
+    step = spec.get("step", 1)
+    if spec.get("type") == "SliderInt" or (isinstance(step, int) and value == int(value)):
+        text = f"{int(value)}"
+    else:
+        decimals = max(1, len(f"{step:g}".split(".")[-1])) if "." in f"{step:g}" else 1
+        text = f"{value:.{decimals}f}"
+    unit = spec.get("unit")
+    return f"{text} {unit}" if unit else text
+
+
 @solara.component
 def Field(
     name: str,
@@ -103,12 +117,14 @@ def Field(
     value: Any,
     on_value: Callable[[Any], None],
     on_refused: Callable[[str], None],
+    changed: bool = False,
 ) -> None:
-    """One input drawn from ``spec`` (Mesa ``UserInputs`` format), showing ``value``; a value
-    from the browser reaches ``on_value`` only once :func:`check` accepted it, otherwise
-    ``on_refused`` gets the message."""
+    """One input drawn from ``spec`` (Mesa ``UserInputs`` format), showing ``value`` (a
+    slider's value and unit always in view, not only while dragged); ``changed`` marks a value
+    that differs from the running one until Reset applies it. A value from the browser reaches
+    ``on_value`` only once :func:`check` accepted it, otherwise ``on_refused`` gets the message."""
 
-    def changed(raw: Any) -> None:
+    def changed_to(raw: Any) -> None:
         try:
             good = check(name, spec, raw)
         except ConfigError as exc:
@@ -121,34 +137,50 @@ def Field(
         on_value(good)
 
     kind = spec["type"]
-    if kind in SLIDERS:
-        rv.Slider(
-            v_model=value,
-            on_v_model=changed,
-            label=spec["label"],
-            min=spec["min"],
-            max=spec["max"],
-            step=spec["step"],
-            thumb_label=spec.get("thumb_label", True),
-            dense=False,
-            hide_details=True,
-        )
-    elif kind == "Select":
-        rv.Select(
-            v_model=value,
-            on_v_model=changed,
-            items=list(spec["values"]),
-            label=spec["label"],
-            dense=False,
-        )
-    elif kind == "InputText":
-        # like solara's InputText (which Mesa's UserInputs uses): the text counts on Enter or
-        # when the field loses focus; but without solara's own copy of the typed text, which
-        # would keep showing a refused value
-        field = rv.TextField(v_model=str(value), label=spec["label"], hide_details="auto")
-        _on_commit(field, changed)
-    else:
-        raise ValueError(f"{kind} is not a supported input type")  # a bug in the page's specs
+    classes = "orgsim-field" + (" orgsim-changed" if changed else "")
+    mark = " \u270e" if changed else ""  # a pencil: changed, applies on Reset
+    with rv.Html(tag="div", class_=classes, attributes={"data-testid": f"field-{name}"}):
+        if kind in SLIDERS:
+            with rv.Html(tag="div", class_="orgsim-slider-head"):
+                rv.Html(tag="span", children=[spec["label"] + mark], class_="orgsim-label")
+                rv.Html(
+                    tag="b",
+                    children=[shown_value(spec, value)],
+                    attributes={"data-testid": f"value-{name}"},
+                )
+            rv.Slider(
+                v_model=value,
+                on_v_model=changed_to,
+                min=spec["min"],
+                max=spec["max"],
+                step=spec["step"],
+                dense=True,
+                hide_details=True,
+                attributes={"aria-label": spec["label"]},
+            )
+        elif kind == "Select":
+            display = spec.get("display", {})
+            rv.Select(
+                v_model=value,
+                on_v_model=changed_to,
+                items=[{"text": display.get(x, x), "value": x} for x in spec["values"]],
+                label=spec["label"] + mark,
+                dense=True,
+                hide_details=True,
+            )
+        elif kind == "InputText":
+            # like solara's InputText (which Mesa's UserInputs uses): the text counts on Enter
+            # or when the field loses focus; but without solara's own copy of the typed text,
+            # which would keep showing a refused value
+            field = rv.TextField(
+                v_model="" if value is None else str(value),
+                label=spec["label"] + mark,
+                dense=True,
+                hide_details="auto",
+            )
+            _on_commit(field, changed_to)
+        else:
+            raise ValueError(f"{kind} is not a supported input type")  # a bug in the specs
 
 
 @solara.component
@@ -156,16 +188,22 @@ def Inputs(
     specs: dict[str, dict[str, Any]],
     values: solara.Reactive[dict[str, Any]],
     notice: solara.Reactive[str | None],
+    applied: dict[str, Any] | None = None,
+    on_change: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
-    """Every input of ``specs``, holding its last valid value in ``values``; a refused value
-    sets ``notice`` and redraws its widget with the kept value (a new key: a fresh widget, so
-    the browser shows the kept value, not the refused one)."""
+    """Every input of ``specs``, holding its last valid value in ``values``; one that differs
+    from ``applied`` (the running settings) is marked as changed. A refused value sets
+    ``notice`` and redraws its widget with the kept value (a new key: a fresh widget, so the
+    browser shows the kept value, not the refused one)."""
     revisions = solara.use_reactive({})
 
     def setter(name: str) -> Callable[[Any], None]:
         def on_value(good: Any) -> None:
-            values.set({**values.value, name: good})
+            new = {**values.value, name: good}
+            values.set(new)
             notice.set(None)
+            if on_change is not None:
+                on_change(new)
 
         return on_value
 
@@ -176,9 +214,10 @@ def Inputs(
 
         return on_refused
 
-    with solara.Column(gap="0px"):
+    with rv.Html(tag="div", class_="orgsim-inputs"):
         for name, spec in specs.items():
-            Field(name, spec, values.value[name], setter(name), refuser(name)).key(
+            changed = applied is not None and applied.get(name) != values.value[name]
+            Field(name, spec, values.value[name], setter(name), refuser(name), changed).key(
                 f"{name}-{revisions.value.get(name, 0)}"
             )
 

@@ -26,7 +26,7 @@ import mesa
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import FIELD_TYPES, ConfigError, compose_config, model_part
-from sim.dashboard.pacing import Pacer
+from sim.dashboard.labels import display
 from sim.design import schema_range
 from sim.model import InnovationModel
 
@@ -295,7 +295,6 @@ class ClassroomRace(mesa.Model):
         self.orgs: dict[str, InnovationModel] = {}
         self.shock_steps: list[int] = []
         self.layouts: dict[str, dict[object, tuple[float, float]]] = {}  # network view cache
-        self.pacer = Pacer()  # Play waits for the browser to draw each frame
         try:
             self.settings = parse_settings(**params)
             self.orgs["A"] = build_model(self.settings, "A")
@@ -312,9 +311,8 @@ class ClassroomRace(mesa.Model):
 
     # --- stepping -------------------------------------------------------------------------------
     def step(self) -> None:
-        """Advance every organisation by one week, in lockstep, once the browser has drawn the
-        previous week (see :mod:`sim.dashboard.pacing`)."""
-        self.pacer.wait()
+        """Advance every organisation by one week, in lockstep (the page's pace and drawing are
+        :mod:`sim.dashboard.session`'s and :mod:`sim.dashboard.feed`'s business)."""
         with self.lock:
             for model in self.orgs.values():
                 model.step()
@@ -345,6 +343,6 @@ class ClassroomRace(mesa.Model):
         if s is None:
             return which
         if which == "B":
-            levers = "" if s.levers_b == "same as A" else f", {s.levers_b} levers"
-            return f"B: {s.org_b} / {s.strategy_b}{levers}"
-        return f"A: {s.org} / {s.strategy}"
+            levers = "" if s.levers_b == "same as A" else f", levers {display(s.levers_b)}"
+            return f"B: {display(s.org_b)} / {display(s.strategy_b)}{levers}"
+        return f"A: {display(s.org)} / {display(s.strategy)}"
