@@ -123,8 +123,10 @@ def greater_check(
     what: str = "difference",
     note: str = "",
     figure: str | None = None,
+    threshold: float = 0.0,
 ) -> CheckResult:
-    """Pass when the 95% interval of a difference (claimed positive) lies above zero.
+    """Pass when the 95% interval of a difference (claimed positive) lies above zero, or above
+    ``threshold`` (a minimal effect fixed before running), not just above zero.
 
     ``diffs`` are replicate differences (paired where the arms share random numbers), or give
     ``mean`` and ``se`` of an unpaired difference directly.
@@ -140,8 +142,12 @@ def greater_check(
         value=mean,
         lo=lo,
         hi=hi,
-        tolerance=f"{what} > 0 with 95% CI above 0",
-        passed=bool(lo > 0),
+        tolerance=(
+            f"{what} > 0 with 95% CI above 0"
+            if threshold == 0
+            else f"{what} >= {threshold:g} with 95% CI above {threshold:g}"
+        ),
+        passed=bool(lo > threshold),
         note=note,
         figure=figure,
     )

@@ -33,7 +33,6 @@ from sim.classics.checks import (
     Z95,
     CheckResult,
     Outcome,
-    ci,
     greater_check,
     mean_se,
     spawn,
@@ -172,19 +171,8 @@ def at_least_check(
 ) -> CheckResult:
     """Pass when the 95% interval of a paired difference lies above ``threshold`` (a minimal
     effect fixed before running), not just above zero."""
-    mean, se = mean_se(diffs)
-    lo, hi = ci(mean, se)
-    return CheckResult(
-        name=name,
-        source=source,
-        paper=paper,
-        value=mean,
-        lo=lo,
-        hi=hi,
-        tolerance=f"{what} >= {threshold:g} with 95% CI above {threshold:g}",
-        passed=bool(lo > threshold),
-        note=note,
-        figure=figure,
+    return greater_check(
+        name, source, paper, diffs, what=what, note=note, figure=figure, threshold=threshold
     )
 
 
