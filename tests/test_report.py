@@ -4,6 +4,7 @@ on bad input."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,25 @@ def test_compare_a_factor_of_a_real_sweep(small_sweep: Path, tmp_path: Path) -> 
     perf = arms[arms["outcome"] == "mean_performance"]
     assert (perf["lo"] >= 0).all() and (perf["hi"] <= 1).all() and set(perf["n"]) == {3}
     assert (out / "figures" / f"{stem}.png").is_file() and (out / f"{stem}.html").is_file()
+
+
+def test_a_regenerated_report_keeps_no_stale_file(small_sweep: Path, tmp_path: Path) -> None:
+    """A report written again into its folder removes what the same report wrote last time and
+    no longer writes; a comparison beside it, and files no report wrote, stay."""
+    out = tmp_path / "out"
+    assert report.main([str(small_sweep), "--out", str(out)]) == 0
+    assert report.main([str(small_sweep), "--compare", "strategy.name", "--out", str(out)]) == 0
+    record = out / ".report.files.json"
+    listed = json.loads(record.read_text())
+    assert "report.md" in listed and all(not name.startswith("comparison_") for name in listed)
+    (out / "figures" / "old_figure.png").write_bytes(b"stale")  # as an older report wrote it
+    record.write_text(json.dumps([*listed, "figures/old_figure.png", "../outside.txt"]))
+    (tmp_path / "outside.txt").write_text("not the report's")
+    (out / "my_notes.txt").write_text("the user's")
+    assert report.main([str(small_sweep), "--out", str(out)]) == 0
+    assert not (out / "figures" / "old_figure.png").exists()
+    assert (out / "my_notes.txt").exists() and (tmp_path / "outside.txt").exists()
+    assert (out / "comparison_strategy.name.md").exists() and (out / "report.md").exists()
 
 
 @pytest.mark.parametrize(

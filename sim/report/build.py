@@ -109,10 +109,30 @@ def build_report(
             json.dumps({k: v for k, v in sweep.meta.items() if k != "salib"}, default=str, indent=1)
         )
         written = write_report(report, tmp, stem)
-        shutil.copytree(tmp, out, dirs_exist_ok=True)
+        replace_files(tmp, out, stem)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / written.relative_to(tmp)
+
+
+def replace_files(new: Path, out: Path, stem: str) -> None:
+    """Put a report's files (built in ``new``) into ``out``, and remove the files that the same
+    report (``stem``) wrote there last time and no longer writes, so that a regenerated report
+    keeps no stale figure or table. Other files stay: another report's (a comparison beside the
+    sweep's report) and anything that was not written by a report."""
+    record = out / f".{stem}.files.json"
+    written = sorted(p.relative_to(new).as_posix() for p in new.rglob("*") if p.is_file())
+    try:
+        before = json.loads(record.read_text()) if record.is_file() else []
+    except (OSError, ValueError):
+        before = []
+    shutil.copytree(new, out, dirs_exist_ok=True)
+    root = out.resolve()
+    for rel in set(before if isinstance(before, list) else []) - set(written):
+        stale = (out / str(rel)).resolve()
+        if stale.is_file() and stale.is_relative_to(root) and stale != root:
+            stale.unlink()
+    record.write_text(json.dumps(written, indent=0))
 
 
 def main(argv: list[str] | None = None) -> int:
