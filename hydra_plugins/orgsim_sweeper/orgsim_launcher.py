@@ -15,6 +15,7 @@ and a worker exits when the sweep's main process is gone (``sim.engine.watch_par
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,12 @@ class OrgsimJoblibLauncher(JoblibLauncher):
 
         from sim import engine
 
-        if self.joblib.get("backend") != "fork" or multiprocessing.get_start_method(
+        # fork where it is the platform's way (Linux), unless a start method was chosen
+        forking = sys.platform.startswith("linux") and multiprocessing.get_start_method(
             allow_none=True
-        ) not in (None, "fork"):
-            return super().launch(job_overrides, initial_job_idx)
+        ) in (None, "fork")
+        if self.joblib.get("backend") != "fork" or not forking:
+            return super().launch(job_overrides, initial_job_idx)  # loky
         assert self.config is not None and self.hydra_context is not None
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
