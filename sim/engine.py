@@ -664,6 +664,19 @@ def single_run_report(record: dict[str, Any]) -> str:
 FORKED_JOB_CONTEXT: tuple[Any, ...] = ()
 
 
+def prepare_forked_worker(parent: int) -> None:
+    """A forked worker's start: watch the sweep's main process, and import what a chunk needs
+    (the model: Mesa, networkx, scipy; parquet) while the main process expands the design."""
+    watch_parent(parent)
+    import pyarrow.parquet  # noqa: F401
+
+    import sim.model  # noqa: F401
+
+
+def forked_worker_ready() -> None:
+    """The task that makes a fork-context pool fork its workers (it does so at the first task)."""
+
+
 def run_forked_job(idx: int, overrides: list[str]) -> Any:
     """One Hydra job in a forked worker: Hydra's own ``execute_job`` with the inherited context."""
     from hydra_plugins.hydra_joblib_launcher._core import execute_job
@@ -741,6 +754,15 @@ class WarmPool:
             executor.shutdown(wait=False, kill_workers=True)
 
 
+def start_workers(launcher: Any, launcher_cfg: Any) -> Any:
+    """Start the launcher's workers before they are needed: the default launcher forks them
+    (``prestart``), loky's are warmed (:class:`WarmPool`). Returns what to ``ready()`` before
+    the launch and to ``discard()`` when nothing is launched."""
+    prestart = getattr(launcher, "prestart", None)
+    started = prestart() if callable(prestart) else None
+    return started if started is not None else WarmPool(launcher, launcher_cfg)
+
+
 def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
     """The orgsim sweeper's body: expand and validate the design here, in the parent, then
     launch one Hydra job per chunk; every job runs :func:`run_chunk_file`."""
@@ -755,7 +777,7 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
     # an empty store means every run is to be computed: start the workers now, so that their
     # start-up overlaps the expansion (with runs in the store, only once the plan says so)
     fresh = not store.Store(run.results_dir).parts_dir.is_dir()
-    warm = WarmPool(sweeper.launcher, config.hydra.launcher) if fresh else None
+    warm = start_workers(sweeper.launcher, config.hydra.launcher) if fresh else None
     try:
         choices = dict(config.hydra.runtime.choices)
         design = expand(base, params, sample, primary=(primary, choices))
@@ -774,7 +796,7 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
             warm.discard()
         raise
     if warm is None and the_plan.chunks:
-        warm = WarmPool(sweeper.launcher, config.hydra.launcher)
+        warm = start_workers(sweeper.launcher, config.hydra.launcher)
     model_time = the_plan.estimated_s
     print(
         f"orgsim: sweep of {the_plan.total} runs ({len(the_plan.reused)} already in the store, "

@@ -57,40 +57,84 @@ class OrgsimJoblibLauncher(JoblibLauncher):
     main process from its start and exits when it is gone.
     """
 
-    def launch(
-        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
-    ) -> Sequence[JobReturn]:
-        from concurrent.futures import ProcessPoolExecutor
+    _pool: Any = None
 
+    def _forks(self) -> bool:
+        """Fork where it is the platform's way (Linux), unless a start method was chosen."""
+        return (
+            self.joblib.get("backend") == "fork"
+            and sys.platform.startswith("linux")
+            and multiprocessing.get_start_method(allow_none=True) in (None, "fork")
+        )
+
+    def _share_context(self) -> None:
+        """What every job shares, set before the workers fork: they inherit it rather than
+        receive it pickled (Hydra's singletons hold OmegaConf resolvers that pickle cannot
+        carry); it lives in sim.engine, a module that Hydra's plugin scan never re-imports."""
         from sim import engine
 
-        # fork where it is the platform's way (Linux), unless a start method was chosen
-        forking = sys.platform.startswith("linux") and multiprocessing.get_start_method(
-            allow_none=True
-        ) in (None, "fork")
-        if self.joblib.get("backend") != "fork" or not forking:
-            return super().launch(job_overrides, initial_job_idx)  # loky
-        assert self.config is not None and self.hydra_context is not None
-        setup_globals()
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        # what every job shares is set before the workers fork: they inherit it rather than
-        # receive it pickled (Hydra's singletons hold OmegaConf resolvers that pickle cannot
-        # carry); it lives in sim.engine, a module that Hydra's plugin scan never re-imports
         engine.FORKED_JOB_CONTEXT = (
             self.hydra_context,
             self.config,
             self.task_function,
             Singleton.get_state(),
         )
-        size = _pool_size(self.joblib.get("n_jobs"), len(job_overrides))
+
+    def _new_pool(self, size: int) -> Any:
+        from concurrent.futures import ProcessPoolExecutor
+
+        from sim import engine
+
+        self._share_context()
+        pool = ProcessPoolExecutor(
+            size,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=engine.prepare_forked_worker,
+            initargs=(os.getpid(),),
+        )
+        # a fork-context executor forks all its workers at the first task
+        pool.submit(engine.forked_worker_ready)
+        return pool
+
+    def prestart(self) -> "OrgsimJoblibLauncher | None":
+        """Fork the workers now: the sweep calls this before it expands the design, so that
+        the workers import the model (Mesa, networkx, scipy: ~0.4 s each) on the other cores
+        while the sweep's main process expands and plans. None where this launcher will not
+        fork (then the sweep may warm loky's workers instead)."""
+        if not self._forks():
+            return None
+        self._pool = self._new_pool(_pool_size(self.joblib.get("n_jobs"), 1 << 30))
+        return self
+
+    def ready(self) -> None:
+        """(The forked workers need no waiting: a job queues until its worker is ready.)"""
+
+    def discard(self) -> None:
+        """Nothing to launch, or a mistake: let the started workers go."""
+        from sim import engine
+
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            engine.FORKED_JOB_CONTEXT = ()
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from sim import engine
+
+        if self._pool is None and not self._forks():
+            return super().launch(job_overrides, initial_job_idx)  # loky
+        assert self.config is not None and self.hydra_context is not None
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        pool = self._pool or self._new_pool(
+            _pool_size(self.joblib.get("n_jobs"), len(job_overrides))
+        )
+        self._pool = None
         try:
-            with ProcessPoolExecutor(
-                size,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=engine.watch_parent,
-                initargs=(os.getpid(),),
-            ) as pool:
+            with pool:
                 futures = [
                     pool.submit(engine.run_forked_job, initial_job_idx + idx, list(overrides))
                     for idx, overrides in enumerate(job_overrides)
