@@ -8,9 +8,10 @@ launcher is the same launcher (same config and ``n_jobs``, same jobs: Hydra's ow
 ``execute_job``) whose workers are *forked* (``backend: fork``), so a worker starts in
 milliseconds with the sweep's imports. ``hydra/launcher=joblib`` keeps loky.
 
-Forking a process that runs threads can deadlock a child that inherits a lock held: the sweep's
-only other thread, the progress bar's, is paused around every fork (``sim.engine._DRAWING``),
-and a worker exits when the sweep's main process is gone (``sim.engine.watch_parent``).
+Forking a process that runs threads can deadlock a child that inherits a lock held: the sweep
+forks its workers (:meth:`OrgsimJoblibLauncher.prestart`) before it starts its one other thread,
+the progress bar's. A worker exits when the sweep's main process is gone
+(``sim.engine.watch_parent``).
 """
 
 import multiprocessing
@@ -40,11 +41,12 @@ ConfigStore.instance().store(
 )
 
 
-def _pool_size(n_jobs: Any, jobs: int) -> int:
+def _pool_size(n_jobs: Any, jobs: int | None = None) -> int:
     """joblib's meaning of ``n_jobs`` (-1: every CPU, -2: all but one, ...), at most ``jobs``."""
-    n = int(n_jobs or -1)
-    size = (os.cpu_count() or 1) + 1 + n if n < 0 else n
-    return max(1, min(size, jobs))
+    from joblib import effective_n_jobs
+
+    size = effective_n_jobs(int(n_jobs or -1))
+    return max(1, size if jobs is None else min(size, jobs))
 
 
 class OrgsimJoblibLauncher(JoblibLauncher):
@@ -103,7 +105,7 @@ class OrgsimJoblibLauncher(JoblibLauncher):
         fork (then the sweep may warm loky's workers instead)."""
         if not self._forks():
             return None
-        self._pool = self._new_pool(_pool_size(self.joblib.get("n_jobs"), 1 << 30))
+        self._pool = self._new_pool(_pool_size(self.joblib.get("n_jobs")))
         return self
 
     def ready(self) -> None:
