@@ -3,6 +3,7 @@
     orgsim-dashboard --setup-offline     # once, with internet: fetch the front-end files
     orgsim-dashboard                     # in class: http://127.0.0.1:8765, no CDN needed
     orgsim-dashboard --host 0.0.0.0 --port 8080   # let students' laptops in
+    orgsim-dashboard --class --host 0.0.0.0       # a class activity: everyone races together
 
 The server is ``solara run`` on :mod:`sim.dashboard.app`; with the offline assets in place it
 serves them itself as static files (``SOLARA_ASSETS_EXTRA_LOCATIONS``, page links under
@@ -25,6 +26,7 @@ from sim.dashboard import assets
 
 APP = Path(__file__).with_name("app.py")
 DEFAULT_PORT = 8765
+CLASS_PORT = 8766  # the class activity (sim.classroom.server)
 
 
 def server_command(host: str, port: int) -> list[str]:
@@ -76,7 +78,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="address to listen on (default: %(default)s; 0.0.0.0 lets other machines in)",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s)"
+        "--port",
+        type=int,
+        default=None,
+        help=f"port (default: {DEFAULT_PORT}; {CLASS_PORT} with --class)",
+    )
+    parser.add_argument(
+        "--class",
+        dest="class_activity",
+        action="store_true",
+        help="run a class activity instead: students join with a code, design an organisation "
+        "each, and race on the same problem while the teacher's page shows them all "
+        "(docs/classroom.md)",
+    )
+    parser.add_argument(
+        "--results-dir",
+        default="results",
+        help="with --class: where 'replay with more runs' stores its runs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="with --class: processes for 'replay with more runs' (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="with --class: the address students type, if not this machine's own "
+        "(e.g. behind a proxy)",
     )
     parser.add_argument(
         "--assets-dir",
@@ -100,6 +130,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.class_activity:
+        from sim.classroom.server import serve
+
+        if args.jobs < 1:
+            print(f"orgsim-dashboard: --jobs {args.jobs}: use 1 or more", file=sys.stderr)
+            return 2
+        return serve(
+            args.host,
+            CLASS_PORT if args.port is None else args.port,
+            args.results_dir,
+            args.jobs,
+            args.public_url,
+        )
+    args.port = DEFAULT_PORT if args.port is None else args.port
     cache = (args.assets_dir or assets.default_cache_dir()).expanduser().resolve()
     stale = assets.check_versions()
     if stale:
