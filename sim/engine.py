@@ -37,8 +37,8 @@ from typing import Any
 
 import pandas as pd
 
+from sim import design_cache, store
 from sim import outcomes as meta
-from sim import store
 from sim.config import config_of, nested
 from sim.design import Design, expand
 from sim.provenance import code_fingerprint, git_state, orgsim_version
@@ -156,11 +156,13 @@ def plan(
     launcher: str = "in-process",
     command: str = "",
     cpus_per_job: int = 1,
+    known: store.Store | None = None,
 ) -> Plan:
     """Create the sweep folder, record the design, find what the store already has, and write
-    one chunk file per job for the rest."""
+    one chunk file per job for the rest. ``known``: a store of ``results_dir`` already read
+    (its verified parts are used as they are, so that the plan agrees with the caller's look)."""
     results = Path(results_dir).resolve()
-    the_store = store.Store(results)
+    the_store = known if known is not None else store.Store(results)
     the_store.clean_stale()
     rids = [r.run_id for r in design.runs]
     reused = the_store.done(rids, need_timeseries=timeseries)
@@ -771,8 +773,13 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
     fresh = not store.Store(run.results_dir).parts_dir.is_dir()
     warm = start_workers(sweeper.launcher, config.hydra.launcher) if fresh else None
     try:
-        choices = dict(config.hydra.runtime.choices)
-        design = expand(base, params, sample, primary=(primary, choices))
+        cached = design_cache.cached_design(arguments)
+        if cached is not None:  # this very command, conf/ and code expanded it before
+            design = cached.design
+        else:
+            choices = dict(config.hydra.runtime.choices)
+            design = expand(base, params, sample, primary=(primary, choices))
+            design_cache.remember(sweep_entry(arguments, design, config))
         the_plan = plan(
             design,
             run.results_dir,
@@ -789,15 +796,7 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
         raise
     if warm is None and the_plan.chunks:
         warm = start_workers(sweeper.launcher, config.hydra.launcher)
-    model_time = the_plan.estimated_s
-    print(
-        f"orgsim: sweep of {the_plan.total} runs ({len(the_plan.reused)} already in the store, "
-        f"{the_plan.pending} to run in {len(the_plan.chunks)} "
-        f"job{'s' if len(the_plan.chunks) != 1 else ''}, about "
-        f"{describe_duration(model_time)} of model time): {the_plan.sweep_dir}",
-        file=sys.stderr,
-        flush=True,
-    )
+    announce(the_plan)
     with open_dict(config):
         config.hydra.sweep.dir = str(the_plan.sweep_dir)
         config.hydra.sweep.subdir = "."
@@ -829,6 +828,23 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
                 launch_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         if warm is not None:
             warm.discard()  # every job is done: end the workers now, not at the process's exit
+    return conclude(the_plan, launch_error)
+
+
+def announce(the_plan: Plan) -> None:
+    """The sweep's header (stderr's first line): its size, what the store has, its folder."""
+    print(
+        f"orgsim: sweep of {the_plan.total} runs ({len(the_plan.reused)} already in the store, "
+        f"{the_plan.pending} to run in {len(the_plan.chunks)} "
+        f"job{'s' if len(the_plan.chunks) != 1 else ''}, about "
+        f"{describe_duration(the_plan.estimated_s)} of model time): {the_plan.sweep_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def conclude(the_plan: Plan, launch_error: str = "") -> SweepResult:
+    """Write the sweep's tables and print its end: the comparison, what went wrong."""
     result = finish(the_plan, f"a sweep job failed ({launch_error})" if launch_error else "")
     for line in report_lines(result):
         print(line, flush=True)
@@ -841,3 +857,67 @@ def hydra_sweep(sweeper: Any, arguments: list[str]) -> SweepResult:
             file=sys.stderr,
         )
     return result
+
+
+def sweep_entry(arguments: Sequence[str], design: Design, config: Any) -> design_cache.SweepEntry:
+    """What the design cache keeps of a sweep: its design and what ``sweep.json`` records of
+    the Hydra config; ``hydra_idle`` when a sweep with nothing to run would do nothing in Hydra
+    that shows (no callbacks, not verbose, this project's sweeper)."""
+    from omegaconf import OmegaConf
+
+    choices = config.hydra.runtime.choices
+    try:
+        launcher_cfg = OmegaConf.to_container(config.hydra.launcher, resolve=True)
+        idle = (
+            not config.hydra.get("callbacks")
+            and not config.hydra.get("verbose")
+            and str(choices.get("hydra/sweeper")) == "orgsim"
+        )
+    except Exception:  # an interpolation that does not resolve here: never skip Hydra
+        launcher_cfg, idle = {}, False
+    assert isinstance(launcher_cfg, dict)
+    return design_cache.SweepEntry(
+        arguments=list(arguments),
+        design=design,
+        launcher=str(choices.get("hydra/launcher", "?")),
+        launcher_cfg=launcher_cfg,
+        cpus_per_job=int(config.hydra.launcher.get("cpus_per_task", 1) or 1),
+        hydra_idle=bool(idle),
+    )
+
+
+def reuse_sweep(cached: design_cache.SweepEntry) -> SweepResult | None:
+    """A sweep whose every run the store has (``ok``, verified), finished without Hydra.
+
+    Only for a cached design (:mod:`sim.design_cache`: the same command, conf/ and code) whose
+    Hydra config does nothing that shows when there is nothing to launch (``hydra_idle``).
+    Then Hydra would compose the config twice, start the sweeper and the launcher, and call
+    :func:`hydra_sweep`, which plans no job; this makes the very same plan (same folder layout,
+    ``sweep.json``, tables, terminal lines, exit code) from the cached design. None, having
+    written nothing, when a run is missing from the store: the caller runs Hydra as usual.
+    """
+    if not cached.hydra_idle:
+        return None
+    design = cached.design
+    settings = design.run_settings
+    results = Path(str(settings["results_dir"])).resolve()
+    the_store = store.Store(results)
+    if not the_store.parts_dir.is_dir():
+        return None
+    wanted = {r.run_id for r in design.runs}
+    if the_store.done(wanted, need_timeseries=settings["timeseries"]) != wanted:
+        return None
+    the_plan = plan(
+        design,
+        results,
+        workers=_workers(cached.launcher_cfg),
+        chunk_size=settings["chunk_size"],
+        timeseries=settings["timeseries"],
+        launcher=cached.launcher,
+        cpus_per_job=cached.cpus_per_job,
+        command=" ".join(["orgsim", "-m", *cached.arguments]),
+        known=the_store,
+    )
+    assert not the_plan.chunks, "a verified store had every run"
+    announce(the_plan)
+    return conclude(the_plan)

@@ -608,3 +608,212 @@ def test_sampled_design_expands_integer_factors_within_their_range() -> None:
     assert set(ks) <= set(range(6)) and len(set(ks)) > 1
     assert {r.labels["design"] for r in design.runs} == {"lhs"}
     assert all(0.0 <= r.labels["x.problem.k"] < 6.0 for r in design.runs)
+
+
+# --- the design cache (sim/design_cache.py) and the reused sweep without Hydra ---------------------
+CACHED = ["-m", "strategy=incremental,planning", "replications=2", *SMALL, BASIC, "progress=false"]
+
+
+def sweep_folder_contents(folder: Path) -> dict[str, Any]:
+    """A sweep folder's files as comparable content: tables, timeseries, sweep.json (without
+    its clock readings)."""
+    record = json.loads((folder / store.SWEEP_FILE).read_text())
+    for clock in ("started_at", "finished_at", "wall_time_s"):
+        record.pop(clock)
+    return {
+        "files": sorted(p.name for p in folder.iterdir()),
+        "table": pd.read_parquet(folder / store.TABLE),
+        "csv": (folder / store.TABLE_CSV).read_text(),
+        "timeseries": pd.read_parquet(folder / store.TIMESERIES),
+        "sweep.json": record,
+    }
+
+
+def test_a_reused_sweep_without_hydra_writes_and_prints_what_hydra_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once a command's design is cached and every run is in the store, the sweep is finished
+    without Hydra (no composition, no sweeper): same files, same content, same terminal lines,
+    same exit code as the same command through Hydra (cache off)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORGSIM_CACHE_DIR", str(tmp_path / "cache"))
+    code, _ = run_main(CACHED, capsys)
+    assert code == 0 and len(list((tmp_path / "cache").glob("*.pickle"))) == 1
+
+    def no_hydra(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the reused sweep entered Hydra")
+
+    with monkeypatch.context() as m:
+        m.setattr(cli, "_hydra_app", no_hydra)
+        fast_code, fast = run_main(CACHED, capsys, out=True)
+    monkeypatch.setenv("ORGSIM_CACHE_DIR", "off")
+    slow_code, slow = run_main(CACHED, capsys, out=True)
+    assert fast_code == slow_code == 0
+    fast_dir, slow_dir = (Path(HEADER.match(err)["dir"]) for err in (fast[1], slow[1]))
+    assert fast_dir != slow_dir
+    a, b = sweep_folder_contents(fast_dir), sweep_folder_contents(slow_dir)
+    assert a["files"] == b["files"] and a["csv"] == b["csv"]
+    assert a["sweep.json"] == b["sweep.json"]
+    pd.testing.assert_frame_equal(a["table"], b["table"])
+    pd.testing.assert_frame_equal(a["timeseries"], b["timeseries"])
+    assert a["table"]["meta.reused"].all() and len(a["table"]) == 4
+    assert [s.replace(str(fast_dir), "DIR") for s in fast] == [
+        s.replace(str(slow_dir), "DIR") for s in slow
+    ]
+
+
+def run_main(
+    args: list[str], capsys: pytest.CaptureFixture[str], out: bool = False
+) -> tuple[int, Any]:
+    """``cli.main(args)`` in this process: its exit code and its stderr (or (stdout, stderr))."""
+    try:
+        cli.main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, (captured.out, captured.err) if out else captured.err
+
+
+def test_a_cached_design_is_used_and_a_missing_run_still_goes_through_hydra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cache hit skips the door check's composition and the expansion; with a run missing
+    from the store (its part removed) the sweep goes through Hydra with the cached design and
+    recomputes just that part's runs, under the same ids."""
+    from sim import design, engine
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORGSIM_CACHE_DIR", str(tmp_path / "cache"))
+    code, err = run_main(CACHED, capsys)
+    assert code == 0, err
+    first = pd.read_parquet(Path(HEADER.match(err)["dir"]) / store.TABLE)
+    for part in (tmp_path / "results" / store.STORE / store.PARTS).iterdir():
+        part.unlink()
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("composed or expanded again")
+
+    with monkeypatch.context() as m:
+        m.setattr(cli, "prepare", refuse)
+        m.setattr(engine, "expand", refuse)
+        m.setattr(design, "compose", refuse)
+        code, err = run_main(CACHED, capsys)
+    assert code == 0, err
+    assert HEADER.match(err).group("reused", "todo") == ("0", "4")
+    again = pd.read_parquet(Path(HEADER.match(err)["dir"]) / store.TABLE)
+    assert list(again["run_id"]) == list(first["run_id"])
+    pd.testing.assert_frame_equal(comparable(again), comparable(first))
+
+
+def test_the_design_cache_key_changes_with_conf_code_command_and_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stale design cannot be served: editing (or adding) any file under conf/, any module of
+    the package, the command line, the folder or an ORGSIM_* variable gives another key."""
+    import shutil
+
+    from sim import design_cache
+
+    conf, package = tmp_path / "conf", tmp_path / "sim"
+    shutil.copytree(design_cache.CONF_DIR, conf)
+    shutil.copytree(design_cache.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("*.pyc"))
+    monkeypatch.setattr(design_cache, "CONF_DIR", conf)
+    monkeypatch.setattr(design_cache, "PACKAGE_DIR", package)
+    monkeypatch.delenv("ORGSIM_FAIL_ON_SEED", raising=False)
+    argv = ["-m", "strategy=incremental,planning", "replications=50"]
+    base = design_cache.key(argv)
+    assert design_cache.key(list(argv)) == base  # the same inputs: the same key
+    keys = {base}
+
+    def changed() -> str:
+        new = design_cache.key(argv)
+        assert new not in keys
+        keys.add(new)
+        return new
+
+    strategy = conf / "strategy" / "planning.yaml"
+    strategy.write_text(strategy.read_text() + "\n# a comment is a change\n")
+    changed()
+    (conf / "experiment" / "new_one.yaml").write_text("# @package _global_\n")
+    changed()
+    model = package / "model.py"
+    model.write_text(model.read_text() + "\n")
+    changed()
+    design_module = package / "design.py"
+    design_module.write_text(design_module.read_text().replace("99_999", "99_998"))
+    changed()
+    argv = [*argv, "steps=10"]
+    changed()
+    monkeypatch.chdir(tmp_path)
+    changed()
+    monkeypatch.setenv("ORGSIM_FAIL_ON_SEED", "3")
+    changed()
+    # a resolver whose value may change between two runs of a command: never cached
+    assert design_cache.key([*argv, "results_dir=out/${now:%H-%M-%S}"]) is None
+
+
+def test_an_unreadable_cache_entry_is_a_miss_and_mistakes_are_never_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A truncated or foreign entry is ignored (the command composes as without a cache); a
+    command that fails the door check or the design check writes no entry and fails the same
+    way every time."""
+    from sim import design_cache
+
+    monkeypatch.chdir(tmp_path)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ORGSIM_CACHE_DIR", str(cache))
+    bad = ["-m", "strategy=incremental,planning", "problem.k=12", BASIC]
+    factor = "+hydra.sweeper.sample.factors.x={bounds:[0,1]}"
+    sampled = ["-m", "experiment=levers_sensitivity_quick", factor, BASIC]
+    for args in (bad, bad, sampled, sampled):
+        code, err = run_main(args, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert not cache.exists() or not list(cache.glob("*.pickle"))
+
+    code, err = run_main(CACHED, capsys)
+    assert code == 0, err
+    (entry,) = cache.glob("*.pickle")
+    assert entry.stem == design_cache.key(CACHED)
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated
+    code, err = run_main(CACHED, capsys)
+    assert code == 0 and HEADER.match(err).group("reused", "todo") == ("4", "0"), err
+    # the miss composed and expanded again, and wrote a good entry in place of the broken one
+    assert design_cache.load(entry.stem) is not None
+    import pickle
+
+    foreign = pickle.loads(entry.read_bytes())
+    foreign.key = "0" * 64
+    entry.write_bytes(pickle.dumps(foreign))
+    assert design_cache.load(entry.stem) is None  # an entry filed under another key
+    code, err = run_main(CACHED, capsys)
+    assert code == 0 and HEADER.match(err).group("reused", "todo") == ("4", "0"), err
+
+
+def test_the_door_check_finds_the_mode_hydra_would() -> None:
+    """`_hydra_app` hands Hydra the door check's ``hydra.mode`` instead of letting
+    ``Hydra.get_mode`` compose the config once more: the two must agree."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from sim.config import CONF_DIR, register_schema
+
+    register_schema()
+    for args in (
+        ["-m", "strategy=incremental,planning", "replications=3"],
+        ["steps=5"],
+        ["hydra.mode=MULTIRUN", "steps=5"],
+        ["-m", "experiment=strategy_vs_wickedness_quick"],
+    ):
+        prepared = cli.prepare(args)
+        overrides = [a for a in prepared.argv if not a.startswith("-")]
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                hydra_mode = GlobalHydra.instance().hydra.get_mode("config", overrides)
+        finally:
+            GlobalHydra.instance().clear()
+        assert prepared.checked
+        assert prepared.mode == (hydra_mode.name if hydra_mode is not None else None), args
+    assert cli.prepare(["hydra.mode=MULTIRUN"]).mode == "MULTIRUN"
