@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +16,8 @@ import pytest
 
 pytest.importorskip("starlette")
 websockets_client = pytest.importorskip("websockets.sync.client")
+
+from support.classroom import running_class_server  # noqa: E402
 
 from sim.classroom.activity import (  # noqa: E402
     LEVERS,
@@ -29,7 +30,7 @@ from sim.classroom.activity import (  # noqa: E402
     debrief,
 )
 from sim.classroom.replay import run_replay  # noqa: E402
-from sim.classroom.server import MAX_MESSAGE, make_server  # noqa: E402
+from sim.classroom.server import MAX_MESSAGE  # noqa: E402
 from sim.config import ConfigError  # noqa: E402
 
 FORMS = ("bureaucracy", "adhocracy", "self_organisation")
@@ -259,21 +260,8 @@ def test_replay_reproduces_the_race_and_adds_replications(tmp_path) -> None:
 # --- the real server, spoken to over websockets --------------------------------------------------
 @pytest.fixture
 def server(tmp_path) -> Iterator[tuple[str, Any]]:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    uvicorn_server, classroom = make_server("127.0.0.1", port, tmp_path / "results", key="k3y")
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uvicorn_server.started:
-        assert time.monotonic() < deadline, "the class server did not start"
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}", classroom
-    uvicorn_server.should_exit = True
-    thread.join(10)
+    with running_class_server(tmp_path / "results", key="k3y") as running:
+        yield running
 
 
 class Client:

@@ -29,9 +29,9 @@ import pytest
 pytest.importorskip("playwright")
 websockets_client = pytest.importorskip("websockets.sync.client")
 from playwright.sync_api import Page, expect  # noqa: E402
+from support.classroom import running_class_server  # noqa: E402
 
 from sim.classroom.activity import LEVERS  # noqa: E402
-from sim.classroom.server import make_server  # noqa: E402
 
 browser = pytest.mark.browser
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
@@ -50,21 +50,8 @@ def design(i: int) -> dict[str, Any]:
 
 @pytest.fixture
 def class_server(tmp_path: Path) -> Iterator[str]:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server, _ = make_server("127.0.0.1", port, tmp_path / "results", key=KEY)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the class server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with running_class_server(tmp_path / "results", key=KEY) as (address, _):
+        yield f"http://{address}"
 
 
 @pytest.fixture
@@ -212,7 +199,8 @@ def test_a_class_of_thirty_races_together(class_server: str, pages: Pages, shots
         set_lever(student, "cocreation", 0.8 - 0.3 * i)
         student.click("[data-testid=submit]")
         expect(student.get_by_test_id("status")).to_contain_text("Submitted")
-    bots = [Bot(base, code, f"team {i:02d}", i) for i in range(27)]
+    names = [f"team {i:02d}" for i in range(26)] + ["the longest name here 24"]
+    bots = [Bot(base, code, name, i) for i, name in enumerate(names)]
     try:
         expect(teacher.get_by_test_id("ready-count")).to_have_text("30 of 30 ready", timeout=30_000)
         shot = teacher.screenshot(path=str(shots / "class-lobby.png"))
@@ -234,6 +222,12 @@ def test_a_class_of_thirty_races_together(class_server: str, pages: Pages, shots
         assert teacher.evaluate("() => document.scrollingElement.scrollHeight <= innerHeight"), (
             "the teacher's page does not fit 1366x768 during the race"
         )
+        cut = teacher.evaluate(
+            """() => [...document.querySelectorAll('[data-testid=leaderboard] th, '
+                + '[data-testid=leaderboard] td')]
+                .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent)"""
+        )
+        assert cut == [], f"cut-off text on the leaderboard: {sorted(set(cut))}"
         teacher.screenshot(path=str(shots / "class-race.png"))
         teacher.click("[data-testid=shock]")
         expect(teacher.get_by_test_id("shock-notice")).to_contain_text(f"week {paused_at + 1}")
@@ -281,6 +275,14 @@ def test_a_class_of_thirty_races_together(class_server: str, pages: Pages, shots
         assert sorted(
             (int(r["rank"]), r["name"], round(float(r["final_performance"]), 3)) for r in rows
         ) == sorted(board)
+        # was it luck? every design again over replications, through the engine
+        teacher.fill("[data-testid=replications]", "3")
+        teacher.click("[data-testid=replay]")
+        expect(teacher.get_by_test_id("replay-status")).to_contain_text("done", timeout=180_000)
+        distinct = {json.dumps(design(i), sort_keys=True) for i in range(27)}
+        replayed = teacher.locator("[data-testid=replay-table] tbody tr")
+        assert replayed.count() >= len(distinct)  # the three students' designs may add rows
+        expect(students[0].locator("[data-testid=replay-table]").first).to_be_visible()
         teacher.screenshot(path=str(shots / "class-debrief.png"), full_page=True)
         students[0].screenshot(path=str(shots / "class-student.png"))
         assert pages.problems == [], pages.problems[:5]

@@ -1,7 +1,11 @@
 """The class activity: the teacher's problem, the students' designs, the race and the debrief.
 
-Plain Python (no web, no widgets), so that every rule is tested without a browser, and one lock
-guards it, because the server's pace loop, the teacher and thirty students touch it at once.
+Plain Python (no web, no widgets), so that every rule is tested without a browser. Two locks,
+because the server's pace loop, the teacher and thirty students touch it at once: ``lock``
+guards the lobby and the race's record and is only ever held for moments (so the server's event
+loop may take it), ``race_lock`` serialises what changes the organisations themselves (a week's
+step, a shock, building them at the start), which takes tens of milliseconds to a second and is
+done off the event loop.
 
 The rules, in the order a class meets them:
 
@@ -321,7 +325,9 @@ class Activity:
         self.setup = setup
         self.code = code or _new_code()
         self.phase = "lobby"
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # held for moments: the lobby, the history, the week
+        self.race_lock = threading.Lock()  # held while the organisations step, shock or are built
+        self._starting = False
         self.participants: dict[str, Participant] = {}  # by pid, in joining order
         self._by_token: dict[str, str] = {}
         self._pids = 0
@@ -363,7 +369,7 @@ class Activity:
             who = self.rejoin(token)
             if who is None:
                 raise ConfigError("you are not in this class (removed, or the activity changed)")
-            if self.phase != "lobby" or who.watcher:
+            if self.phase != "lobby" or who.watcher or self._starting:
                 raise ConfigError("the race has started: designs can no longer change")
             who.design = check_design(raw, self.setup.budget)
             return who.design
@@ -385,41 +391,64 @@ class Activity:
 
     def start(self) -> int:
         """Build every submitted design's organisation and open the race; participants without
-        a design watch. Returns the number of organisations. Raises ConfigError."""
-        with self.lock:
-            if self.phase != "lobby":
-                raise ConfigError("the race has already started")
-            ready = [p for p in self.participants.values() if p.design is not None]
-            if not ready:
-                raise ConfigError("nobody has submitted a design yet")
-            for p in self.participants.values():
-                if p.design is None:
-                    p.watcher = True
-                else:
-                    assert p.design is not None
-                    p.model = _build(self.setup, p.design)
-                    self.history[p.pid] = []
-            self.phase = "racing"
-            return len(ready)
+        a design watch. Returns the number of organisations. Raises ConfigError.
+
+        The organisations are built (about a second for thirty) without holding :attr:`lock`,
+        so pages can still be answered meanwhile; designs are frozen from the first moment."""
+        with self.race_lock:
+            with self.lock:
+                if self.phase != "lobby" or self._starting:
+                    raise ConfigError("the race has already started")
+                designs = {
+                    p.pid: p.design for p in self.participants.values() if p.design is not None
+                }
+                if not designs:
+                    raise ConfigError("nobody has submitted a design yet")
+                self._starting = True
+            try:
+                models = {pid: _build(self.setup, design) for pid, design in designs.items()}
+            except BaseException:
+                with self.lock:
+                    self._starting = False
+                raise
+            with self.lock:
+                for p in self.participants.values():  # a name removed meanwhile is not here
+                    if p.pid in models:
+                        p.model = models[p.pid]
+                        self.history[p.pid] = []
+                    else:
+                        p.watcher = True
+                self.phase, self._starting = "racing", False
+                return len(self.history)
 
     def step(self) -> int:
         """Every organisation one week on, together; returns the week. The race finishes at
-        the setup's last week."""
-        with self.lock:
-            if self.phase != "racing":
-                return self.week
-            for p in self.racers:
+        the setup's last week. The models step outside :attr:`lock`; the week's values are
+        recorded at once, so a reader sees every organisation at the same week."""
+        with self.race_lock:
+            with self.lock:
+                if self.phase != "racing":
+                    return self.week
+                racers = self.racers
+            values = {}
+            for p in racers:
                 assert p.model is not None
                 p.model.step()
-                self.history[p.pid].append(_performance(p.model))
-            self.week += 1
-            if self.week >= self.setup.weeks:
-                self.phase = "finished"
-            return self.week
+                values[p.pid] = _performance(p.model)
+            with self.lock:
+                for pid, value in values.items():
+                    if pid in self.history:  # not removed meanwhile
+                        self.history[pid].append(value)
+                self.week += 1
+                if self.week >= self.setup.weeks:
+                    self.phase = "finished"
+                return self.week
 
     def shock(self) -> int:
-        """The teacher's shock for everyone: it lands on the coming week. Returns that week."""
-        with self.lock:
+        """The teacher's shock for everyone: it lands on the coming week. Returns that week.
+        Waits for a week being stepped, so that every organisation meets the shock at the
+        same week."""
+        with self.race_lock, self.lock:
             if self.phase != "racing":
                 raise ConfigError("a shock can be given during the race only")
             coming = self.week + 1

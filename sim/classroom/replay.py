@@ -22,14 +22,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.classroom.activity import Activity, Design
 from sim.config import ConfigError
 from sim.dashboard.labels import display
 from sim.design import Design as EngineDesign
 from sim.design import Run, expand
+from sim.outcomes import lookup
 from sim.provenance import code_fingerprint
+from sim.stats import bounded_ci
 
 REPLICATIONS_RANGE = (2, 200)
 EXPERIMENT = "class_replay"
@@ -122,18 +123,12 @@ def run_replay(
 
 
 def _interval(values: np.ndarray) -> dict[str, Any]:
-    values = values[np.isfinite(values)]
-    n = int(values.size)
-    mean = float(values.mean()) if n else float("nan")
-    if n < 2:
-        return {"n": n, "mean": round(mean, 4), "low": None, "high": None}
-    half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
-    return {
-        "n": n,
-        "mean": round(mean, 4),
-        "low": round(mean - half, 4),
-        "high": round(mean + half, 4),
-    }
+    """Mean with its 95% t interval, kept inside the outcome's declared bounds (performance: [0, 1]) where the plain
+    one would leave them (:func:`sim.stats.bounded_ci`); None ends with fewer than 2 values."""
+    declared = lookup("final_performance")
+    ci = bounded_ci(values, declared.bounds if declared else (None, None))
+    ends = (round(ci.lo, 4), round(ci.hi, 4)) if ci.n >= 2 else (None, None)
+    return {"n": ci.n, "mean": round(ci.mean, 4), "low": ends[0], "high": ends[1]}
 
 
 def summarise(activity: Activity, table: pd.DataFrame, labels: dict[str, str]) -> dict[str, Any]:

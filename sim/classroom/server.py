@@ -412,7 +412,7 @@ class Classroom:
             await self.stop_playing()
             await self.advance()
         elif kind == "shock":
-            week = a.shock()
+            week = await asyncio.to_thread(a.shock)  # waits for a week being stepped
             await self.broadcast_state(type="shock_planned", week=week)
         elif kind == "end":
             await self.stop_playing()

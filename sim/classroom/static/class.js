@@ -285,6 +285,16 @@
     return el('table', Object.assign({ className: 'data' }, attrs || {}), el('thead', null, head), body);
   }
 
+  /** The debrief's table of one design choice (organisation form or strategy): both pages. */
+  function choiceTable(rows, column, label) {
+    return table([
+      { label: label, key: column },
+      { label: 'mean final performance', get: function (r) { return fmt3(r.final_performance); }, num: true },
+      { label: 'mean after the shock', get: function (r) { return fmt3(r.mean_after_shock); }, num: true },
+      { label: 'n', key: 'n', num: true }
+    ], rows || []);
+  }
+
   // --- the race as the pages keep it ----------------------------------------------------------------
   /** Apply a `week` message to the kept state (history, ranks, week, phase, shocks). */
   function applyWeek(S, msg) {
@@ -329,7 +339,7 @@
     el: el, svgEl: svgEl, clear: clear, setText: setText, show: show, $: $, $$: $$,
     isNum: isNum, fmt3: fmt3, fmt2: fmt2, interval: interval, percent: percent, weekText: weekText,
     displayName: displayName, param: param, parseMessage: parseMessage, connect: connect,
-    drawChart: drawChart, legend: legend, table: table, applyWeek: applyWeek, applyState: applyState,
+    drawChart: drawChart, legend: legend, table: table, choiceTable: choiceTable, applyWeek: applyWeek, applyState: applyState,
     shockLists: shockLists
   };
 })();
