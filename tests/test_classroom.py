@@ -394,3 +394,61 @@ def test_removed_student_and_new_activity(server) -> None:
     assert new_code == code or "not this class's" in s.until("error")["message"]
     for page in (t, s):
         page.close()
+
+
+# --- the command ---------------------------------------------------------------------------------
+def test_the_command_serves_the_class_and_prints_the_teachers_link(tmp_path) -> None:
+    """`orgsim-dashboard --class` as a teacher starts it: a link with the key on stdout, the
+    teacher's page and the students' page served from it, nothing fetched from elsewhere."""
+    import re
+    import shutil
+    import socket
+    import subprocess
+
+    exe = shutil.which("orgsim-dashboard")
+    assert exe, "orgsim-dashboard is not installed"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [exe, "--class", "--port", str(port), "--results-dir", str(tmp_path / "results")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        link = ""
+        deadline = time.monotonic() + 30
+        while not link and time.monotonic() < deadline:
+            found = re.search(r"(http://\S+/teacher\?key=\S+)", server.stdout.readline())
+            link = found.group(1) if found else ""
+        assert link.startswith(f"http://127.0.0.1:{port}/teacher?key="), link
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                page = urllib.request.urlopen(link, timeout=5).read().decode()
+                break
+            time.sleep(0.1)
+        assert "orgsim class activity" in page and "/static/class.js" in page
+        student = urllib.request.urlopen(f"http://127.0.0.1:{port}/join", timeout=5).read()
+        assert b'data-testid="join"' in student
+        assert b"http" not in student.replace(b"http-equiv", b"")  # no file from elsewhere
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--port", "0"], "--port 0: use a port number from 1 to 65535"),
+        (["--jobs", "0"], "--jobs 0: use 1 or more"),
+        (["--host", "10.255.255.254"], "cannot listen there"),
+    ],
+)
+def test_the_command_refuses_bad_input_with_one_line(args, says, capsys) -> None:
+    from sim.dashboard.serve import main
+
+    assert main(["--class", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1
