@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -452,3 +453,39 @@ def test_the_command_refuses_bad_input_with_one_line(args, says, capsys) -> None
     assert main(["--class", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1
+
+
+def test_replay_over_the_protocol_and_a_new_activity_meanwhile(server) -> None:
+    """The teacher's replay reaches every page of the class; a replay still running when the
+    teacher opens a new activity never shows up in the new one."""
+    host, classroom = server
+    t = teacher(host, weeks=6)
+    code = t.until("state")["activity"]["code"]
+    s, _ = student(host, code, "Ada", 0)
+    t.send({"type": "replay", "replications": 3})
+    assert "when the race is over" in t.until("error")["message"]
+    t.send({"type": "start"})
+    t.until("state")
+    t.send({"type": "pace", "pace": 20})
+    t.send({"type": "play"})
+    s.until("debrief")
+    for bad in (1, 1000, "20", True):
+        t.send({"type": "replay", "replications": bad})
+        assert "Replications must be a whole number from 2" in t.until("error")["message"]
+    t.send({"type": "replay", "replications": 3})
+    assert s.until("replay")["status"] == "running"
+    done = s.until("replay", timeout=120)
+    assert done["status"] == "done" and done["designs"][0]["names"] == ["Ada"]
+    assert done["designs"][0]["n"] == 3
+    # again, and a new activity before it ends
+    t.send({"type": "replay", "replications": 4})
+    t.until("replay")
+    t.send({"type": "setup", "setup": {"weeks": 10}})
+    t.until("state")
+    for thread in threading.enumerate():
+        if thread.name == "orgsim-replay":
+            thread.join(120)
+    time.sleep(0.5)  # the finished replay's answer, had it been sent, would be here by now
+    assert classroom.replay is None
+    for page in (t, s):
+        page.close()

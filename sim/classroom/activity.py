@@ -46,7 +46,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, compose_config, model_part
 from sim.dashboard.labels import display
-from sim.dashboard.race import _COMPOSE_LOCK, LEVERS, ORG_FORMS, STRATEGIES, check_number, shown
+from sim.dashboard.race import COMPOSE_LOCK, LEVERS, ORG_FORMS, STRATEGIES, check_number, shown
 from sim.model import InnovationModel
 
 PROBLEMS = ("tame", "complicated", "complex", "wicked")
@@ -109,7 +109,7 @@ def preset_knobs(problem: str) -> dict[str, float]:
 def _base_config(problem: str, org: str, strategy: str) -> DictConfig:
     """The composed presets, cached (Hydra takes a fraction of a second per composition and a
     race builds up to sixty organisations at once); read-only, shared."""
-    with _COMPOSE_LOCK:
+    with COMPOSE_LOCK:
         cfg = model_part(
             compose_config([f"problem={problem}", f"org={org}", f"strategy={strategy}"])
         )

@@ -476,18 +476,23 @@ class Classroom:
         self.replay = {"status": "running", "replications": replications}
         await self.broadcast({"type": "replay", **self.replay})
 
-        def done(summary: dict[str, Any]) -> None:
-            status = "error" if "error" in summary else "done"
-            self.replay = {"status": status, "replications": replications, **summary}
-            asyncio.run_coroutine_threadsafe(
-                self.broadcast({"type": "replay", **self.replay}), loop
-            )
+        def done(summary: dict[str, Any]) -> None:  # called in the replay's thread
+            asyncio.run_coroutine_threadsafe(self.replayed(a, replications, summary), loop)
 
         threading.Thread(
             target=replay_in_background,
             args=(a, replications, self.results_dir, self.jobs, done),
+            name="orgsim-replay",
             daemon=True,
         ).start()
+
+    async def replayed(self, a: Activity, replications: int, summary: dict[str, Any]) -> None:
+        """A replay finished: its result for the pages, unless another activity began since."""
+        if a is not self.activity:
+            return
+        status = "error" if "error" in summary else "done"
+        self.replay = {"status": status, "replications": replications, **summary}
+        await self.broadcast({"type": "replay", **self.replay})
 
 
 TEACHER_COMMANDS = (

@@ -42,8 +42,9 @@ MODES = ("one organisation", "side by side")
 MIN_SIZE, MAX_SIZE = 6, 500  # a team at least; the network view stays readable up to a few hundred
 BASE_PROBLEM = "complex"
 
-# Hydra's global state is not thread-safe and every browser session composes configs.
-_COMPOSE_LOCK = threading.Lock()
+# Hydra's global state is not thread-safe and every browser session composes configs (the
+# class activity too: sim.classroom.activity).
+COMPOSE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def preset_config(org: str, strategy: str, levers: str) -> DictConfig:
     overrides = [f"problem={BASE_PROBLEM}", f"org={org}", f"strategy={strategy}"]
     if levers:
         overrides.append(f"levers={levers}")
-    with _COMPOSE_LOCK:
+    with COMPOSE_LOCK:
         cfg = model_part(compose_config(overrides))
     OmegaConf.set_readonly(cfg, True)  # shared by every session: never mutated
     return cfg
