@@ -445,6 +445,8 @@ def test_the_command_serves_the_class_and_prints_the_teachers_link(tmp_path) -> 
         (["--port", "0"], "--port 0: use a port number from 1 to 65535"),
         (["--jobs", "0"], "--jobs 0: use 1 or more"),
         (["--host", "10.255.255.254"], "cannot listen there"),
+        (["--public-url", "class.local"], "starting with http:// or https://"),
+        (["--results-dir", "/proc/orgsim"], "is not writable"),
     ],
 )
 def test_the_command_refuses_bad_input_with_one_line(args, says, capsys) -> None:

@@ -128,13 +128,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def class_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the class activity's options (one line), or None."""
+    from sim.cli import check_writable
+    from sim.config import ConfigError
+
+    if args.jobs < 1:
+        return f"--jobs {args.jobs}: use 1 or more"
+    if args.public_url is not None and not args.public_url.startswith(("http://", "https://")):
+        return f"--public-url {args.public_url}: give an address starting with http:// or https://"
+    try:
+        check_writable(Path(args.results_dir).expanduser().resolve())
+    except ConfigError as exc:
+        return "--results-dir: " + str(exc).split(": ", 1)[1]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.class_activity:
         from sim.classroom.server import serve
 
-        if args.jobs < 1:
-            print(f"orgsim-dashboard: --jobs {args.jobs}: use 1 or more", file=sys.stderr)
+        problem = class_problem(args)
+        if problem:
+            print(f"orgsim-dashboard: {problem}", file=sys.stderr)
             return 2
         return serve(
             args.host,
