@@ -402,17 +402,18 @@ def test_the_command_serves_the_class_and_prints_the_teachers_link(tmp_path) -> 
     """`orgsim-dashboard --class` as a teacher starts it: a link with the key on stdout, the
     teacher's page and the students' page served from it, nothing fetched from elsewhere."""
     import re
-    import shutil
     import socket
     import subprocess
+    import sys
+    from pathlib import Path
 
-    exe = shutil.which("orgsim-dashboard")
-    assert exe, "orgsim-dashboard is not installed"
+    exe = Path(sys.executable).parent / "orgsim-dashboard"  # this venv's, PATH or not
+    assert exe.exists(), f"orgsim-dashboard is not installed beside {sys.executable}"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [exe, "--class", "--port", str(port), "--results-dir", str(tmp_path / "results")],
+        [str(exe), "--class", "--port", str(port), "--results-dir", str(tmp_path / "results")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
