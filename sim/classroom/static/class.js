@@ -295,6 +295,32 @@
     ], rows || []);
   }
 
+  /** The replay's tables, for both pages: every design with its 95% interval, its race result
+   *  and how often its replays beat the race (the row of `myName`'s design marked), then the same
+   *  by organisation form and by strategy. Returns [designs table, grid of the two]. */
+  function replayTables(r, myName) {
+    var designs = r.designs || [];
+    var byDesign = table([
+      { label: 'design', key: 'design' },
+      { label: 'names', get: function (d) { return (d.names || []).join(', '); } },
+      { label: 'mean final performance (95% interval)', get: interval, num: true },
+      { label: 'race result', get: function (d) { return fmt3(d.race); }, num: true },
+      { label: 'share of replays that beat the race', get: function (d) { return percent(d.share_better_than_race); }, num: true }
+    ], designs, { testid: 'replay-table' });
+    $$('tbody tr', byDesign).forEach(function (tr, i) {
+      if (myName && (designs[i].names || []).indexOf(myName) >= 0) tr.classList.add('you');
+    });
+    var grid = el('div', { className: 'debrief-grid' });
+    [['by_form', 'organisation form'], ['by_strategy', 'strategy']].forEach(function (pair) {
+      grid.appendChild(el('div', null, el('h4', null, 'By ' + pair[1]), table([
+        { label: pair[1], key: 'choice' },
+        { label: 'mean final performance (95% interval)', get: interval, num: true },
+        { label: 'runs', key: 'n', num: true }
+      ], r[pair[0]] || [], { testid: 'replay-' + pair[0].replace('_', '-') })));
+    });
+    return [byDesign, grid];
+  }
+
   // --- the race as the pages keep it ----------------------------------------------------------------
   /** Apply a `week` message to the kept state (history, ranks, week, phase, shocks). */
   function applyWeek(S, msg) {
@@ -339,7 +365,7 @@
     el: el, svgEl: svgEl, clear: clear, setText: setText, show: show, $: $, $$: $$,
     isNum: isNum, fmt3: fmt3, fmt2: fmt2, interval: interval, percent: percent, weekText: weekText,
     displayName: displayName, param: param, parseMessage: parseMessage, connect: connect,
-    drawChart: drawChart, legend: legend, table: table, choiceTable: choiceTable, applyWeek: applyWeek, applyState: applyState,
+    drawChart: drawChart, legend: legend, table: table, choiceTable: choiceTable, replayTables: replayTables, applyWeek: applyWeek, applyState: applyState,
     shockLists: shockLists
   };
 })();
