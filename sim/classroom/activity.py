@@ -42,11 +42,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, compose_config, model_part
+from sim.config import ConfigError
 from sim.dashboard.labels import display
-from sim.dashboard.race import COMPOSE_LOCK, LEVERS, ORG_FORMS, STRATEGIES, check_number, shown
+from sim.dashboard.race import (
+    LEVERS,
+    ORG_FORMS,
+    STRATEGIES,
+    check_number,
+    model_from,
+    preset_config,
+    shown,
+)
 from sim.model import InnovationModel
 
 PROBLEMS = ("tame", "complicated", "complex", "wicked")
@@ -95,26 +102,13 @@ def _choice(value: Any, what: str, allowed: tuple[str, ...]) -> str:
 @functools.lru_cache(maxsize=4)
 def preset_knobs(problem: str) -> dict[str, float]:
     """The wickedness knobs of a problem preset (the values the teacher's form starts from)."""
-    cfg = _base_config(problem, "bureaucracy", "incremental")
-    p = cfg.problem
+    p = preset_config("bureaucracy", "incremental", "", problem).problem
     return {
         "complexity": int(p.k),
         "turbulence": float(p.turbulence),
         "stakeholders": int(p.stakeholders),
         "ambiguity": float(p.ambiguity),
     }
-
-
-@functools.lru_cache(maxsize=64)
-def _base_config(problem: str, org: str, strategy: str) -> DictConfig:
-    """The composed presets, cached (Hydra takes a fraction of a second per composition and a
-    race builds up to sixty organisations at once); read-only, shared."""
-    with COMPOSE_LOCK:
-        cfg = model_part(
-            compose_config([f"problem={problem}", f"org={org}", f"strategy={strategy}"])
-        )
-    OmegaConf.set_readonly(cfg, True)
-    return cfg
 
 
 # --- the teacher's settings ------------------------------------------------------------------------
@@ -278,11 +272,10 @@ def check_name(raw: Any, taken: set[str]) -> str:
 
 
 def _build(setup: Setup, design: Design) -> InnovationModel:
-    """One organisation: the presets composed once, the problem and the design on top."""
-    base = _base_config(setup.problem, design.org, design.strategy)
-    cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(setup.overrides() + design.overrides()))
-    OmegaConf.set_readonly(cfg, False)
-    return InnovationModel(cfg)
+    """One organisation: the presets composed once (and cached), the problem and the design on
+    top."""
+    base = preset_config(design.org, design.strategy, "", setup.problem)
+    return model_from(base, setup.overrides() + design.overrides())
 
 
 # --- the participants ------------------------------------------------------------------------------

@@ -99,10 +99,11 @@ class Settings:
 
 
 @functools.lru_cache(maxsize=64)
-def preset_config(org: str, strategy: str, levers: str) -> DictConfig:
+def preset_config(org: str, strategy: str, levers: str, problem: str = BASE_PROBLEM) -> DictConfig:
     """The composed presets (Hydra), cached: composing takes about half a second, too slow to
-    repeat on every Reset of every student's tab; the sliders are merged on top of it."""
-    overrides = [f"problem={BASE_PROBLEM}", f"org={org}", f"strategy={strategy}"]
+    repeat on every Reset of every student's tab (or for every organisation of a class
+    activity); the sliders are merged on top of it. ``levers`` "" keeps the default levers."""
+    overrides = [f"problem={problem}", f"org={org}", f"strategy={strategy}"]
     if levers:
         overrides.append(f"levers={levers}")
     with COMPOSE_LOCK:
@@ -111,13 +112,17 @@ def preset_config(org: str, strategy: str, levers: str) -> DictConfig:
     return cfg
 
 
-def build_model(settings: Settings, which: str = "A") -> InnovationModel:
-    """Build organisation ``which``: cached presets plus the page's settings, validated by the
-    model (a bad combination raises ConfigError with one line)."""
-    base = preset_config(*settings.presets(which))
-    cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(settings.overrides(which)))
+def model_from(base: DictConfig, overrides: list[str]) -> InnovationModel:
+    """A model from cached presets plus dotted settings, validated by the model (a bad
+    combination raises ConfigError with one line)."""
+    cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(overrides))
     OmegaConf.set_readonly(cfg, False)
     return InnovationModel(cfg)
+
+
+def build_model(settings: Settings, which: str = "A") -> InnovationModel:
+    """Build organisation ``which``: cached presets plus the page's settings."""
+    return model_from(preset_config(*settings.presets(which)), settings.overrides(which))
 
 
 def warm_up() -> None:
