@@ -36,6 +36,14 @@ REPLICATIONS_RANGE = (2, 200)
 EXPERIMENT = "class_replay"
 
 
+def check_replications(value: Any) -> int:
+    """The replications asked for: a whole number in :data:`REPLICATIONS_RANGE`, or ConfigError."""
+    lo, hi = REPLICATIONS_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"Replications must be a whole number from {lo} to {hi}")
+    return value
+
+
 def design_overrides(activity: Activity, design: Design, replications: int) -> list[str]:
     """One class design as engine overrides: the presets, the class's problem with every shock
     of the race (planned and pressed), the levers, R replications of the class's seed."""
@@ -56,13 +64,7 @@ def design_overrides(activity: Activity, design: Design, replications: int) -> l
 def replay_design(activity: Activity, replications: int) -> tuple[EngineDesign, dict[str, str]]:
     """One engine design holding every distinct class design x R replications, labelled by
     ``class_design`` (a readable description); returns it and each participant's label."""
-    lo, hi = REPLICATIONS_RANGE
-    if (
-        isinstance(replications, bool)
-        or not isinstance(replications, int)
-        or not (lo <= replications <= hi)
-    ):
-        raise ConfigError(f"Replications must be a whole number from {lo} to {hi}")
+    check_replications(replications)
     with activity.lock:
         designs = {p.pid: p.design for p in activity.racers if p.design is not None}
     if not designs:

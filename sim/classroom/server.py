@@ -150,9 +150,10 @@ class Classroom:
         """The lobby as a page may see it: a student page that has not shown this activity's
         code learns only that an activity is open (not its code, not who joined)."""
         a = self.activity
-        activity: dict[str, Any] | None = a.public() if a else None
-        if a is not None and page is not None and not page.admitted:
-            activity = {"phase": a.phase, "admitted": False}
+        activity: dict[str, Any] | None = None
+        if a is not None:
+            may_see = page is None or page.admitted
+            activity = a.public() if may_see else {"phase": a.phase, "admitted": False}
         return {
             "type": "state",
             "activity": activity,
@@ -457,7 +458,7 @@ class Classroom:
             self.player = None
 
     async def start_replay(self, replications: Any) -> None:
-        from sim.classroom.replay import REPLICATIONS_RANGE, replay_in_background
+        from sim.classroom.replay import check_replications, replay_in_background
 
         a = self.activity
         assert a is not None
@@ -465,13 +466,7 @@ class Classroom:
             raise ConfigError("replay when the race is over")
         if self.replay is not None and self.replay.get("status") == "running":
             raise ConfigError("a replay is already running")
-        lo, hi = REPLICATIONS_RANGE
-        if (
-            isinstance(replications, bool)
-            or not isinstance(replications, int)
-            or not lo <= replications <= hi
-        ):
-            raise ConfigError(f"Replications must be a whole number from {lo} to {hi}")
+        replications = check_replications(replications)  # refused now, not in the thread
         loop = asyncio.get_running_loop()
         self.replay = {"status": "running", "replications": replications}
         await self.broadcast({"type": "replay", **self.replay})
