@@ -133,13 +133,14 @@ TRACER = textwrap.dedent(
         "sim.store": ["write_tables", "Store.write_part"],
         "hydra_plugins.hydra_joblib_launcher._core": ["launch", "execute_job"],
         "hydra_plugins.orgsim_sweeper.orgsim_launcher": ["OrgsimJoblibLauncher.launch"],
+        "sim.workers": ["prepare", "run_job"],
     }
 
 
     def _log(event):
         if _LOG:
             now = {"t": time.time(), "c": time.process_time()}
-            line = json.dumps({**now, "pid": os.getpid(), "ev": event})
+            line = json.dumps({**now, "pid": os.getpid(), "ppid": os.getppid(), "ev": event})
             with open(_LOG, "a") as fh:
                 fh.write(line + "\\n")
 
@@ -192,6 +193,10 @@ TRACER = textwrap.dedent(
         sys.meta_path.insert(0, _Finder())
     '''
 )
+
+
+#: a job's start in a worker: Hydra's execute_job (loky, basic) or the default launcher's
+JOB_STARTS = ("_core.execute_job:start", "workers.run_job:start")
 
 
 # --- running a whole process ----------------------------------------------------------------------
@@ -551,13 +556,17 @@ def breakdown(proc: Proc, events: list[dict[str, Any]], loop_compute: float) -> 
     if launch.t0 != launch.t0:  # the default launcher (forked workers)
         launch = one("orgsim_launcher.OrgsimJoblibLauncher.launch")
     finish, tables = one("engine.finish"), one("store.write_tables")
-    jobs = spans(events, "_core.execute_job")
+    # a job: Hydra's execute_job (loky, basic) or the default launcher's (sim.workers.run_job)
+    jobs = spans(events, "_core.execute_job") or spans(events, "workers.run_job")
     tasks = spans(events, "cli._task")
     chunks = spans(events, "engine.run_chunk")
     writes = spans(events, "store.Store.write_part")
     warm = spans(events, "engine._warm_worker")
     workers = sorted({j.pid for j in jobs})
     boot = {pid: first(events, "start", pid) for pid in workers}
+    # the default launcher's workers are forked by its fork server: their parent
+    servers = {e.get("ppid") for e in events if e["pid"] in workers} - {parent}
+    server_up = min((first(events, "start", pid) for pid in servers), default=nan)
     composing = [  # a job's start to its task's start: Hydra's composition, run_job set-up
         Span(j.pid, j.t0, t.t0, j.c0, t.c0)
         for j in jobs
@@ -579,6 +588,8 @@ def breakdown(proc: Proc, events: list[dict[str, Any]], loop_compute: float) -> 
         ("parent: plan (store check, sweep.json, chunk files)", plan_.wall, plan_.cpu),
         ("parent: plan to launch (loky: waiting for warm workers)",
          launch.t0 - plan_.t1, launch.c0 - plan_.c1),
+        *([("  fork server: up (it then imports the model), after the parent's start",
+            server_up - s0, nan)] if servers else []),
         ("  workers: up (started or forked), after the parent's start",
          min(boot.values(), default=nan) - s0, nan),
         *([
@@ -591,7 +602,7 @@ def breakdown(proc: Proc, events: list[dict[str, Any]], loop_compute: float) -> 
         ] if warm else []),
         ("launch: to the first job's start in a worker", job_start - (launch.t0 - s0), nan),
         ("jobs: first job start to last job end", job_end - job_start, nan),
-        (f"  per job: Hydra composition + run_job set-up (x{len(composing)})",
+        (f"  per job: its Hydra config + run_job set-up (x{len(composing)})",
          mean([c.wall for c in composing]), mean([c.cpu for c in composing])),
         (f"  per job: run_chunk (x{len(chunks)})", mean([c.wall for c in chunks]),
          mean([c.cpu for c in chunks])),
@@ -664,7 +675,7 @@ def large(work: Path, n: int, startup_only: bool) -> None:
         if not startup_only or elapsed - last["checked"] < 0.5 or not log.is_file():
             return False
         last["checked"] = elapsed
-        return any(e["ev"] == "_core.execute_job:start" for e in read_trace(log))
+        return any(e["ev"] in JOB_STARTS for e in read_trace(log))
 
     args = [
         "experiment=levers_sensitivity_quick",
@@ -679,8 +690,12 @@ def large(work: Path, n: int, startup_only: bool) -> None:
     parent = next((e["pid"] for e in events if e["ev"] == "cli.main:start"), None)
     expand = spans(events, "design.expand", parent)
     plan_ = spans(events, "engine.plan", parent)
-    job0 = first(events, "_core.execute_job:start")
+    job0 = min(
+        (t for t in (first(events, ev) for ev in JOB_STARTS) if t == t), default=float("nan")
+    )
     launch_end = first(events, "_core.launch:end", parent)
+    if launch_end != launch_end:  # the default launcher
+        launch_end = first(events, "orgsim_launcher.OrgsimJoblibLauncher.launch:end", parent)
     files = [p for p in results.rglob("*") if p.is_file()]
     size = sum(p.stat().st_size for p in files)
     parts = [p for p in files if p.parent.name == "parts"]

@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim import design_cache, store
+from sim import design_cache, store, workers
 from sim import outcomes as meta
 from sim.config import config_of, nested
 from sim.design import Design, expand
@@ -268,24 +268,6 @@ def compute(
     return row, ts
 
 
-_WATCHING: set[int] = set()
-
-
-def watch_parent(parent: int) -> None:
-    """In a worker process: exit when the process that started us is gone, so that killing a
-    sweep's main process does not leave its workers computing for minutes."""
-    if parent in _WATCHING:
-        return
-    _WATCHING.add(parent)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="orgsim-parent-watch", daemon=True).start()
-
-
 def _cpus() -> int:
     """CPUs a chunk job may use: its Slurm allocation's; else one (the launcher parallelises)."""
     try:
@@ -334,7 +316,7 @@ def run_chunk_file(path: str | os.PathLike[str]) -> dict[str, int]:
     chunk = json.loads(Path(path).read_text())
     parent = chunk.get("parent_pid")
     if parent not in (None, os.getpid()) and not os.environ.get("SLURM_JOB_ID"):
-        watch_parent(parent)  # a joblib worker: the sweep's main process is our parent
+        workers.watch(parent)  # a joblib worker: die with the sweep's main process
     return run_chunk(chunk)
 
 
@@ -652,35 +634,6 @@ def single_run_report(record: dict[str, Any]) -> str:
 
 
 # --- the command line (through the orgsim Hydra sweeper) -------------------------------------------
-#: Hydra's context, config, task and singletons for the jobs of a forked launch (the default
-#: launcher, hydra_plugins/orgsim_sweeper/orgsim_launcher.py), set before its workers fork
-FORKED_JOB_CONTEXT: tuple[Any, ...] = ()
-
-
-def prepare_forked_worker(parent: int) -> None:
-    """A forked worker's start: watch the sweep's main process, and import what a chunk needs
-    (the model: Mesa, networkx, scipy; parquet) while the main process expands the design."""
-    watch_parent(parent)
-    import pyarrow.parquet  # noqa: F401
-
-    import sim.model  # noqa: F401
-
-
-def forked_worker_ready() -> None:
-    """The task that makes a fork-context pool fork its workers (it does so at the first task)."""
-
-
-def run_forked_job(idx: int, overrides: list[str]) -> Any:
-    """One Hydra job in a forked worker: Hydra's own ``execute_job`` with the inherited context."""
-    from hydra_plugins.hydra_joblib_launcher._core import execute_job
-
-    ret = execute_job(idx, overrides, *FORKED_JOB_CONTEXT)
-    # the composed configs stay here: the sweep reads only the status and the return value
-    # (they refer to classes that Hydra's plugin scan imported under another identity)
-    ret.cfg = ret.hydra_cfg = None
-    return ret
-
-
 def _workers(launcher_cfg: Any) -> int:
     target = str(launcher_cfg.get("_target_", ""))
     if "joblib" in target.lower():
@@ -698,7 +651,7 @@ def _warm_worker(parent: int) -> int:
 
     import sim.model  # noqa: F401
 
-    watch_parent(parent)  # a warm worker dies with the sweep, even before any chunk
+    workers.watch(parent)  # a warm worker dies with the sweep, even before any chunk
     code_fingerprint()
     git_state()
     return os.getpid()
@@ -749,8 +702,8 @@ class WarmPool:
 
 
 def start_workers(launcher: Any, launcher_cfg: Any) -> Any:
-    """Start the launcher's workers before they are needed: the default launcher forks them
-    (``prestart``), loky's are warmed (:class:`WarmPool`). Returns what to ``ready()`` before
+    """Start the launcher's workers before they are needed: the default launcher's fork server
+    imports the model (``prestart``; ``orgsim`` has usually started it already), loky's are warmed (:class:`WarmPool`). Returns what to ``ready()`` before
     the launch and to ``discard()`` when nothing is launched."""
     prestart = getattr(launcher, "prestart", None)
     started = prestart() if callable(prestart) else None

@@ -327,9 +327,15 @@ def test_two_overlapping_sweeps_started_together_each_get_a_complete_table(
 
 # --- 9, 10. a killed sweep: its workers die with it, and it resumes ---------------------------------
 def is_worker(p: psutil.Process, launcher: str, main: str) -> bool:
-    """A joblib worker: loky's are fresh interpreters (``--pipe``); forked ones (the default
-    launcher) share the sweep's command line."""
-    return "--pipe" in cmdline(p) if launcher == "joblib" else cmdline(p) == main
+    """A joblib worker: loky's are fresh interpreters (``--pipe``); the default launcher's are
+    forked from the sweep's fork server (sim/workers.py): its children, its command line."""
+    if launcher == "joblib":
+        return "--pipe" in cmdline(p)
+    try:
+        server = psutil.Process(p.ppid())
+        return "multiprocessing.forkserver" in cmdline(p) and cmdline(server) == cmdline(p)
+    except psutil.Error:
+        return False
 
 
 @pytest.mark.parametrize("launcher", ["orgsim_joblib", "joblib"])

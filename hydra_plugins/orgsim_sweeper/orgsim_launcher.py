@@ -4,26 +4,24 @@ forked workers.
 Hydra's joblib launcher always uses joblib's loky backend: every worker is a fresh interpreter
 that spends about a second of CPU importing Python, Hydra, Mesa, pandas and pyarrow before its
 first job. For a sweep of a hundred short runs that is a core's worth of the whole sweep. This
-launcher is the same launcher (same config and ``n_jobs``, same jobs: Hydra's own
-``execute_job``) whose workers are *forked* (``backend: fork``), so a worker starts in
-milliseconds with the sweep's imports. ``hydra/launcher=joblib`` keeps loky.
+launcher is the same launcher (same config and ``n_jobs``, the same Hydra job around each
+chunk) whose workers are *forked* (``backend: fork``) from orgsim's fork server
+(:mod:`sim.workers`), which imported the model once, on another core, while the sweep's main
+process composed and expanded the design: a worker starts in milliseconds with everything
+imported. ``hydra/launcher=joblib`` keeps loky.
 
-Forking a process that runs threads can deadlock a child that inherits a lock held: the sweep
-forks its workers (:meth:`OrgsimJoblibLauncher.prestart`) before it starts its one other thread,
-the progress bar's. A worker exits when the sweep's main process is gone
-(``sim.engine.watch_parent``).
+The fork server is a single-threaded process of its own, so no worker inherits a lock held by
+a thread of the sweep's. A worker exits when the sweep's main process is gone
+(:func:`sim.workers.watch`).
 """
 
-import multiprocessing
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, setup_globals
 from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
@@ -32,7 +30,8 @@ from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 @dataclass
 class OrgsimJobLibLauncherConf(JobLibLauncherConf):
     _target_: str = "hydra_plugins.orgsim_sweeper.orgsim_launcher.OrgsimJoblibLauncher"
-    #: joblib's backend: "fork" (forked workers, the default) or "loky" (as hydra/launcher=joblib)
+    #: joblib's backend: "fork" (workers forked from orgsim's fork server, the default) or
+    #: "loky" (as hydra/launcher=joblib)
     backend: str | None = "fork"
 
 
@@ -59,88 +58,61 @@ class OrgsimJoblibLauncher(JoblibLauncher):
     main process from its start and exits when it is gone.
     """
 
-    _pool: Any = None
-
     def _forks(self) -> bool:
         """Fork where it is the platform's way (Linux), unless a start method was chosen."""
-        return (
-            self.joblib.get("backend") == "fork"
-            and sys.platform.startswith("linux")
-            and multiprocessing.get_start_method(allow_none=True) in (None, "fork")
-        )
+        from sim import workers
 
-    def _share_context(self) -> None:
-        """What every job shares, set before the workers fork: they inherit it rather than
-        receive it pickled (Hydra's singletons hold OmegaConf resolvers that pickle cannot
-        carry); it lives in sim.engine, a module that Hydra's plugin scan never re-imports."""
-        from sim import engine
+        return self.joblib.get("backend") == "fork" and workers.can_fork_server()
 
-        engine.FORKED_JOB_CONTEXT = (
-            self.hydra_context,
-            self.config,
-            self.task_function,
-            Singleton.get_state(),
-        )
-
-    def _new_pool(self, size: int) -> Any:
+    def _new_pool(self, size: int, job_overrides: Sequence[Sequence[str]]) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
-        from sim import engine
+        from sim import workers
 
-        self._share_context()
-        pool = ProcessPoolExecutor(
-            size,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=engine.prepare_forked_worker,
-            initargs=(os.getpid(),),
+        payload = workers.job_payload(
+            self.hydra_context, self.config, self.task_function, job_overrides
         )
-        # a fork-context executor forks all its workers at the first task
-        pool.submit(engine.forked_worker_ready)
-        return pool
+        return ProcessPoolExecutor(
+            size,
+            mp_context=workers.context(),
+            initializer=workers.prepare,
+            initargs=(os.getpid(), payload, dict(os.environ), os.getcwd()),
+        )
 
     def prestart(self) -> "OrgsimJoblibLauncher | None":
-        """Fork the workers now: the sweep calls this before it expands the design, so that
-        the workers import the model (Mesa, networkx, scipy: ~0.4 s each) on the other cores
-        while the sweep's main process expands and plans. None where this launcher will not
-        fork (then the sweep may warm loky's workers instead)."""
+        """Start the fork server now (``orgsim`` started it already when it saw a sweep): it
+        imports the model on another core while the sweep's main process expands and plans.
+        None where this launcher will not fork (then the sweep may warm loky's workers)."""
         if not self._forks():
             return None
-        self._pool = self._new_pool(_pool_size(self.joblib.get("n_jobs")))
+        from sim import workers
+
+        workers.start_fork_server()
         return self
 
     def ready(self) -> None:
-        """(The forked workers need no waiting: a job queues until its worker is ready.)"""
+        """(Nothing to wait for: a job queues until its worker is forked and ready.)"""
 
     def discard(self) -> None:
-        """Nothing to launch, or a mistake: let the started workers go."""
-        from sim import engine
-
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-            engine.FORKED_JOB_CONTEXT = ()
+        """(Nothing to stop: the fork server ends with the sweep's main process.)"""
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from sim import engine
+        from sim import workers
 
-        if self._pool is None and not self._forks():
+        if not self._forks():
             return super().launch(job_overrides, initial_job_idx)  # loky
         assert self.config is not None and self.hydra_context is not None
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        pool = self._pool or self._new_pool(
-            _pool_size(self.joblib.get("n_jobs"), len(job_overrides))
+        pool = self._new_pool(
+            _pool_size(self.joblib.get("n_jobs"), len(job_overrides)), job_overrides
         )
-        self._pool = None
-        try:
-            with pool:
-                futures = [
-                    pool.submit(engine.run_forked_job, initial_job_idx + idx, list(overrides))
-                    for idx, overrides in enumerate(job_overrides)
-                ]
-                return [f.result() for f in futures]  # a dead worker: BrokenProcessPool
-        finally:
-            engine.FORKED_JOB_CONTEXT = ()
+        with pool:
+            futures = [
+                pool.submit(workers.run_job, initial_job_idx + idx, list(overrides))
+                for idx, overrides in enumerate(job_overrides)
+            ]
+            return [f.result() for f in futures]  # a dead worker: BrokenProcessPool

@@ -1,0 +1,93 @@
+"""The default launcher's workers (sim/workers.py): forked from a fork server that imported the
+model, each given the sweep's job context, environment and folder."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+from sim import workers
+from sim.config import CONF_DIR, register_schema
+
+pytestmark = pytest.mark.skipif(not workers.can_fork_server(), reason="fork server: Linux only")
+
+
+def _hydra_context() -> tuple[Any, Any, Any, Any]:
+    """Hydra's config loader, context and a multirun's master config, as ``orgsim -m`` has
+    them when its launcher starts."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.utils import setup_globals
+    from hydra.types import HydraContext, RunMode
+
+    from sim.cli import _task
+
+    register_schema()
+    setup_globals()
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(CONF_DIR)))
+    master = loader.load_configuration(
+        "config",
+        overrides=["strategy=incremental,planning", "steps=7", "hydra/launcher=orgsim_joblib"],
+        run_mode=RunMode.MULTIRUN,
+    )
+    context = HydraContext(config_loader=loader, callbacks=Callbacks())
+    return loader, context, master, _task
+
+
+def test_a_jobs_config_equals_hydras_own_composition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each job's config, made from the first job's by its chunk, is exactly the config Hydra's
+    ``load_sweep_config`` composes for that job (values, recorded overrides, override_dirname);
+    a job whose overrides differ in more than its chunk is composed afresh, also equal."""
+    loader, context, master, task = _hydra_context()
+    sweep = tmp_path / "sweep"
+    base = ["steps=7", "org.employees=12"]
+    jobs = [
+        [*base, f"chunk={sweep}/chunks/chunk-{i:05d}.json", f"hydra.sweep.dir={sweep}"]
+        for i in range(3)
+    ]
+    payload = workers.job_payload(context, master, task, jobs)
+    monkeypatch.setattr(workers, "JOB_CONTEXT", pickle.loads(payload))
+    other = ["steps=9", "org.employees=12", f"chunk={sweep}/x.json", f"hydra.sweep.dir={sweep}"]
+    for overrides in [*jobs, other]:
+        made = workers.job_config(overrides)
+        composed = loader.load_sweep_config(master, list(overrides))
+        assert OmegaConf.to_yaml(made) == OmegaConf.to_yaml(composed)
+        assert made.chunk == overrides[2].split("=", 1)[1]
+    assert workers.job_config(other).steps == 9
+    assert workers.job_config(jobs[1]).hydra.overrides.task[-1].endswith("chunk-00001.json")
+
+
+def _seen() -> tuple[str | None, str, int]:
+    return os.environ.get("ORGSIM_WORKER_PROBE"), os.getcwd(), os.getppid()
+
+
+def test_workers_get_the_sweeps_environment_and_folder_not_the_fork_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fork server is started once per process (``orgsim`` starts it before composing); a
+    later sweep in the same process (a notebook, a test) may have another environment or
+    working folder, and its workers must see that one."""
+    workers.start_fork_server()
+    monkeypatch.setenv("ORGSIM_WORKER_PROBE", "after the server started")
+    monkeypatch.chdir(tmp_path)
+    _, context, master, task = _hydra_context()
+    payload = workers.job_payload(context, master, task, [])
+    with ProcessPoolExecutor(
+        1,
+        mp_context=workers.context(),
+        initializer=workers.prepare,
+        initargs=(os.getpid(), payload, dict(os.environ), os.getcwd()),
+    ) as pool:
+        probe, cwd, parent = pool.submit(_seen).result(timeout=120)
+    assert probe == "after the server started"
+    assert Path(cwd) == tmp_path
+    assert parent != os.getpid()  # forked by the fork server, not by this process
