@@ -268,6 +268,14 @@ def _from_cache(args: list[str]) -> tuple[_Prepared | None, design_cache.Entry |
     return prepared, entry
 
 
+def _forks_workers(args: Sequence[str]) -> bool:
+    """A sweep on the default launcher (as far as the command line says): its workers will
+    come from the fork server. (Another launcher chosen in an experiment file only costs the
+    fork server's imports on an otherwise idle core.)"""
+    launchers = [a.split("=", 1)[1] for a in args if a.startswith("hydra/launcher=")]
+    return bool({"-m", "--multirun"} & set(args)) and launchers in ([], ["orgsim_joblib"])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script ``orgsim``: check at the door, then run the Hydra app.
 
@@ -283,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             prepared, entry = _from_cache(args)
             if prepared is None:
-                if "-m" in args or "--multirun" in args:
+                if _forks_workers(args):
                     workers.start_fork_server()  # it imports the model while we compose
                 prepared = prepare(args)
                 if prepared.checked:
@@ -303,8 +311,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     if result.exit_code:
                         raise SystemExit(result.exit_code)
                     return
-            if prepared.multirun and prepared.checked:
-                workers.start_fork_server()  # (idempotent)
+            if prepared.checked and _forks_workers(prepared.argv):
+                workers.start_fork_server()  # e.g. replications=R without -m (idempotent)
             sys.argv = [sys.argv[0] if sys.argv else PROG, *prepared.argv]
             _hydra_app(prepared)
         except Exception as exc:

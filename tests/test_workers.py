@@ -91,3 +91,22 @@ def test_workers_get_the_sweeps_environment_and_folder_not_the_fork_servers(
     assert probe == "after the server started"
     assert Path(cwd) == tmp_path
     assert parent != os.getpid()  # forked by the fork server, not by this process
+
+
+@pytest.mark.parametrize(
+    ("args", "starts"),
+    [
+        (["-m", "strategy=incremental,planning"], True),
+        (["--multirun", "hydra/launcher=orgsim_joblib", "seed=1,2"], True),
+        (["strategy=planning"], False),  # one run: no workers
+        (["-m", "hydra/launcher=orgsim_slurm", "seed=1,2"], False),  # workers on the cluster
+        (["-m", "hydra/launcher=joblib", "seed=1,2"], False),  # loky's own workers
+        (["-m", "hydra/launcher=basic", "seed=1,2"], False),  # jobs in the main process
+    ],
+)
+def test_orgsim_starts_the_fork_server_only_for_a_sweep_on_the_default_launcher(
+    args: list[str], starts: bool
+) -> None:
+    from sim.cli import _forks_workers
+
+    assert _forks_workers(args) is starts
