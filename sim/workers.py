@@ -29,14 +29,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-#: what the fork server imports once, for every worker it forks
-PRELOAD = [
-    "sim.engine",
-    "sim.model",
-    "pyarrow.parquet",
-    "hydra.core.utils",
-    "hydra.core.override_parser.overrides_parser",
-]
+#: what the fork server imports once, for every worker it forks (see that module)
+PRELOAD = ["sim.worker_preload"]
 
 #: Hydra's context, config, task and singletons, in a worker (set by :func:`prepare`)
 JOB_CONTEXT: tuple[Any, ...] = ()
