@@ -52,7 +52,21 @@ def start_fork_server() -> bool:
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    forkserver.ensure_running()
+    # The fork server is a fresh `python -c` interpreter: it puts the working folder first on
+    # its sys.path, and Python 3.12's fork server ignores the sys.path it is handed, so a
+    # folder in the working folder named like a package (another checkout's `sim/`, say)
+    # would be imported in place of ours. It is given this process's sys.path instead.
+    saved = {name: os.environ.get(name) for name in ("PYTHONSAFEPATH", "PYTHONPATH")}
+    os.environ["PYTHONSAFEPATH"] = "1"
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if os.path.isabs(p))
+    try:
+        forkserver.ensure_running()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return True
 
 

@@ -110,3 +110,41 @@ def test_orgsim_starts_the_fork_server_only_for_a_sweep_on_the_default_launcher(
     from sim.cli import _forks_workers
 
     assert _forks_workers(args) is starts
+
+
+def test_a_sim_folder_in_the_working_folder_does_not_shadow_the_installed_package(
+    tmp_path: Path,
+) -> None:
+    """``orgsim -m`` run from a folder that holds another ``sim/`` (an old checkout, a user's
+    own module): the fork server must import the package ``orgsim`` itself imports, not the
+    working folder's (a ``python -c`` interpreter puts the working folder first on its path,
+    and Python 3.12's fork server ignores the path it is handed)."""
+    import subprocess
+    import sys
+
+    from sim import store
+
+    decoy = tmp_path / "sim"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text(
+        '"""Not orgsim: a folder that happens to be called sim."""\n'
+    )
+    for module in ("cli", "engine", "model"):  # as in an older checkout of orgsim
+        (decoy / f"{module}.py").write_text("raise ImportError('the decoy was imported')\n")
+    exe = Path(sys.executable).parent / "orgsim"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "sim.cli"]
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [*cmd, "-m", "seed=1,2,3", "steps=5", "org.employees=8", "chunk_size=1"]
+        + [f"results_dir={results}", "progress=false"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "decoy" not in done.stderr
+    (table_path,) = results.glob("sweeps/*/*/table.parquet")
+    table = store.read_table(table_path.parent)
+    assert len(table) == 3 and (table["status"] == "ok").all()
