@@ -449,6 +449,35 @@ def test_warm_workers_die_with_a_main_process_killed_before_the_first_chunk(
         assert not leftovers, f"{len(leftovers)} processes outlived the killed sweep"
 
 
+def test_ctrl_c_stops_a_sweep_with_one_line_and_the_same_command_finishes_it(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group) during ``orgsim -m``: one line naming
+    what to do, exit 130, no traceback, no process left; what was committed stays in the store,
+    and the same command again computes only the rest."""
+    results = tmp_path / "results"
+    overrides = ["steps=300", "org.employees=12", "org.partners=2", "seed=range(0,30)"]
+    args = [*overrides, f"results_dir={results}", "chunk_size=1", "progress=false"]
+    with background_sweep(args, tmp_path / "err") as (proc, seen):
+        wait_for(proc, seen, lambda: bool(manifests(results)))
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        leftovers = wait_gone(seen, proc.pid, timeout=15)
+    err = (tmp_path / "err").read_text()
+    assert "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith("orgsim: interrupted;"), err[-500:]
+    assert not leftovers, f"processes outlived the interrupted sweep: {leftovers}"
+    done_before = set(committed(results))
+    again = subprocess.run(
+        orgsim_cmd(["-m", *args]), capture_output=True, text=True, env=clean_env(), timeout=300
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    total, reused, _, folder = sweep_line(again.stderr)
+    assert total == 30 and reused >= len(done_before) > 0
+    assert set(committed(results).values()) == {1}  # every run computed exactly once
+    assert (store.read_table(folder)["status"] == "ok").all()
+
+
 # --- 11. chunks -----------------------------------------------------------------------------------
 def check_cover(chunks: list[list[int]], n: int) -> None:
     flat = [i for c in chunks for i in c]
