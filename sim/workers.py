@@ -27,13 +27,27 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 #: what the fork server imports once, for every worker it forks (see that module)
 PRELOAD = ["sim.worker_preload"]
 
-#: Hydra's context, config, task and singletons, in a worker (set by :func:`prepare`)
-JOB_CONTEXT: tuple[Any, ...] = ()
+
+@dataclass
+class JobContext:
+    """What every job of a sweep shares, sent once to each worker (:func:`job_payload`)."""
+
+    hydra_context: Any
+    config: Any  # the sweep's (multirun) config, from which Hydra composes a job's
+    task_function: Any
+    singletons: dict[Any, Any]  # Hydra's Singleton state
+    first_overrides: list[str]  # the first job's overrides ...
+    first_config: Any  # ... and its composed config (None: no job)
+
+
+#: the sweep's shared job context, in a worker (set by :func:`prepare`)
+JOB_CONTEXT: JobContext | None = None
 
 
 def can_fork_server() -> bool:
@@ -93,7 +107,7 @@ def job_payload(
     first = list(job_overrides[0]) if job_overrides else []
     template = hydra_context.config_loader.load_sweep_config(config, first) if first else None
     return cloudpickle.dumps(
-        (hydra_context, config, task_function, Singleton.get_state(), first, template)
+        JobContext(hydra_context, config, task_function, Singleton.get_state(), first, template)
     )
 
 
@@ -125,16 +139,17 @@ def job_config(overrides: Sequence[str]) -> Any:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import open_dict
 
-    hydra_context, config, _, _, first, template = JOB_CONTEXT
-    overrides = list(overrides)
-    same_but_chunk = template is not None and len(overrides) == len(first)
+    shared = JOB_CONTEXT
+    assert shared is not None, "not in a worker prepared by sim.workers.prepare"
+    first, overrides = shared.first_overrides, list(overrides)
+    same_but_chunk = shared.first_config is not None and len(overrides) == len(first)
     same_but_chunk = same_but_chunk and all(
         a == b or (a.startswith("chunk=") and b.startswith("chunk="))
         for a, b in zip(first, overrides, strict=False)
     )
     if not same_but_chunk:
-        return hydra_context.config_loader.load_sweep_config(config, overrides)
-    cfg = copy.deepcopy(template)
+        return shared.hydra_context.config_loader.load_sweep_config(shared.config, overrides)
+    cfg = copy.deepcopy(shared.first_config)
     parsed = OverridesParser.create().parse_overrides(overrides)
     task = [o for o in parsed if not o.is_hydra_override()]
     dirname = cfg.hydra.job.config.override_dirname
@@ -161,18 +176,19 @@ def run_job(idx: int, overrides: list[str]) -> Any:
     from hydra.core.utils import setup_globals
     from omegaconf import open_dict
 
-    hydra_context, _, task_function, singleton_state, _, _ = JOB_CONTEXT
+    shared = JOB_CONTEXT
+    assert shared is not None, "not in a worker prepared by sim.workers.prepare"
     setup_globals()
-    Singleton.set_state(singleton_state)
+    Singleton.set_state(shared.singletons)
     cfg = job_config(overrides)
     with open_dict(cfg):
         cfg.hydra.job.id = f"{cfg.hydra.job.name}_{idx}"
         cfg.hydra.job.num = idx
     HydraConfig.instance().set_config(cfg)
     ret = hydra_run_job(
-        hydra_context=hydra_context,
+        hydra_context=shared.hydra_context,
         config=cfg,
-        task_function=task_function,
+        task_function=shared.task_function,
         job_dir_key="hydra.sweep.dir",
         job_subdir_key="hydra.sweep.subdir",
     )
