@@ -326,7 +326,7 @@ def test_two_overlapping_sweeps_started_together_each_get_a_complete_table(
 
 
 # --- 9, 10. a killed sweep: its workers die with it, and it resumes ---------------------------------
-def is_worker(p: psutil.Process, launcher: str, main: str) -> bool:
+def is_worker(p: psutil.Process, launcher: str) -> bool:
     """A joblib worker: loky's are fresh interpreters (``--pipe``); the default launcher's are
     forked from the sweep's fork server (sim/workers.py): its children, its command line."""
     if launcher == "joblib":
@@ -336,6 +336,13 @@ def is_worker(p: psutil.Process, launcher: str, main: str) -> bool:
         return "multiprocessing.forkserver" in cmdline(p) and cmdline(server) == cmdline(p)
     except psutil.Error:
         return False
+
+
+def sweep_workers(
+    proc: subprocess.Popen[bytes], seen: list[psutil.Process], launcher: str
+) -> list[psutil.Process]:
+    """The sweep's living joblib workers, among the processes seen so far."""
+    return [p for p in living(seen) if p.pid != proc.pid and is_worker(p, launcher)]
 
 
 @pytest.mark.parametrize("launcher", ["orgsim_joblib", "joblib"])
@@ -355,8 +362,7 @@ def test_a_killed_sweeps_workers_die_and_it_resumes_computing_every_run_once(
     args.append(f"hydra/launcher={launcher}")
     with background_sweep(args, tmp_path / "killed.err") as (proc, seen):
         wait_for(proc, seen, lambda: bool(manifests(results)))
-        main = cmdline(psutil.Process(proc.pid))
-        workers = [p for p in living(seen) if p.pid != proc.pid and is_worker(p, launcher, main)]
+        workers = sweep_workers(proc, seen, launcher)
         assert workers, f"no joblib worker was computing: {[cmdline(p) for p in seen]}"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -404,8 +410,7 @@ def test_a_killed_worker_ends_the_sweep_with_its_chunks_missing(
     args.append(f"hydra/launcher={launcher}")
     with background_sweep(args, tmp_path / "err") as (proc, seen):
         wait_for(proc, seen, lambda: bool(manifests(results)))
-        main = cmdline(psutil.Process(proc.pid))
-        workers = [p for p in living(seen) if p.pid != proc.pid and is_worker(p, launcher, main)]
+        workers = sweep_workers(proc, seen, launcher)
         assert workers, f"no worker was computing: {[cmdline(p) for p in seen]}"
         workers[0].kill()
         assert proc.wait(timeout=120) == 1, "the sweep did not end with exit 1"
