@@ -19,6 +19,7 @@ pytest.importorskip("starlette")
 websockets_client = pytest.importorskip("websockets.sync.client")
 
 from support.classroom import running_class_server  # noqa: E402
+from support.commands import console_script  # noqa: E402
 
 from sim.classroom.activity import (  # noqa: E402
     LEVERS,
@@ -407,7 +408,7 @@ def test_the_command_serves_the_class_and_prints_the_teachers_link(tmp_path) -> 
     import sys
     from pathlib import Path
 
-    exe = Path(sys.executable).parent / "orgsim-dashboard"  # this venv's, PATH or not
+    exe = Path(console_script("orgsim-dashboard"))  # this venv's, PATH or not
     assert exe.exists(), f"orgsim-dashboard is not installed beside {sys.executable}"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

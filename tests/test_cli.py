@@ -17,7 +17,6 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from support.commands import orgsim_command
 
 import sim
 from sim import cli, store
@@ -47,18 +47,12 @@ SAMPLE_MARKER = re.compile(r"<!--\s*sample-output:\s*(?P<command>.+?)\s*-->")
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def orgsim_exe() -> list[str]:
-    """The installed console script next to this interpreter (the venv's), else the module."""
-    exe = Path(sys.executable).parent / "orgsim"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "sim.cli"]
-
-
 def orgsim(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run `orgsim ARGS` in ``cwd`` as a user would."""
     return subprocess.run(
-        [*orgsim_exe(), *args],
+        [*orgsim_command(), *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -385,7 +379,7 @@ def test_killed_sweep_is_finished_by_running_it_again(tmp_path: Path) -> None:
     args = ["-m", "seed=range(0,8)", "steps=800", "chunk_size=1", "progress=false"]
     parts = tmp_path / "results" / "store" / "parts"
     proc = subprocess.Popen(
-        [*orgsim_exe(), *args],
+        [*orgsim_command(), *args],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from support.commands import console_script
 
 from sim import discovery
 
@@ -174,15 +174,16 @@ def test_robustness_by_hand() -> None:
     assert (rob["scenarios"] == 3).all()
 
 
-def exe(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
-
-
 @pytest.mark.slow
 def test_quick_experiment_runs_and_reports(tmp_path: Path, quick: bool) -> None:
     """`orgsim -m experiment=where_planning_wins_quick` then `orgsim-report` (about 20 s);
     with --full, the quick design at the full experiment's run length."""
-    argv = [exe("orgsim"), "-m", "experiment=where_planning_wins_quick", f"results_dir={tmp_path}"]
+    argv = [
+        console_script("orgsim"),
+        "-m",
+        "experiment=where_planning_wins_quick",
+        f"results_dir={tmp_path}",
+    ]
     if not quick:
         argv.append("steps=60")
     run = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=tmp_path)
@@ -195,7 +196,10 @@ def test_quick_experiment_runs_and_reports(tmp_path: Path, quick: bool) -> None:
     assert (table["status"] == "ok").all()
     assert table["org.employees"].between(12, 24).all()
     report = subprocess.run(
-        [exe("orgsim-report"), str(sweep_dir)], capture_output=True, text=True, timeout=600
+        [console_script("orgsim-report"), str(sweep_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert report.returncode == 0, report.stderr[-3000:]
     folder = sweep_dir / "report"

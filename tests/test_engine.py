@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 import psutil
 import pytest
+from support.commands import orgsim_command
 
 from sim import engine, provenance, store
 from sim.provenance import code_fingerprint
@@ -58,8 +59,7 @@ def committed(results: Path) -> Counter[str]:
 
 def orgsim_cmd(args: list[str]) -> list[str]:
     """The venv's console script (else the module), as a user runs it."""
-    exe = Path(sys.executable).parent / "orgsim"
-    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "sim.cli", *args]
+    return [*orgsim_command(), *args]
 
 
 def cmdline(p: psutil.Process) -> str:

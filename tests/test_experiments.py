@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from support.commands import console_script
 
 from sim import store
 from sim.engine import design_from_overrides
@@ -28,10 +28,6 @@ REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = REPO / "conf" / "experiment"
 QUICK = sorted(p.stem for p in EXPERIMENTS.glob("*_quick.yaml"))
 HEADER = re.compile(r"orgsim: sweep of (\d+) runs \(.*\): (?P<dir>\S+)")
-
-
-def exe(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
 
 
 def experiment_file(name: str) -> dict[str, Any]:
@@ -115,7 +111,10 @@ def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
         )
 
     runs = {
-        name: start(name, [exe("orgsim"), "-m", f"experiment={name}", f"results_dir={root / name}"])
+        name: start(
+            name,
+            [console_script("orgsim"), "-m", f"experiment={name}", f"results_dir={root / name}"],
+        )
         for name in QUICK
     }
     reports: dict[str, Any] = {}
@@ -127,7 +126,7 @@ def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
         sweep_dir = Path(match["dir"]) if match else None
         outcomes[name] = Outcome(run, sweep_dir, None)
         if sweep_dir is not None and run.returncode == 0:
-            reports[name] = start(name, [exe("orgsim-report"), str(sweep_dir)])
+            reports[name] = start(name, [console_script("orgsim-report"), str(sweep_dir)])
     for name, started in reports.items():
         outcomes[name].report = finish(started)
     return outcomes

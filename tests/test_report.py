@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.commands import console_script
 
 import sim
 from sim import report, store
@@ -132,7 +133,7 @@ def test_a_sweep_whose_runs_all_failed(tmp_path: Path, monkeypatch: pytest.Monke
     result = sim.sweep(["seed=3", "replications=2", *SMALL], results_dir=tmp_path)
     assert result.failed == 2 and result.exit_code == 1
     rep = subprocess.run(
-        [str(Path(sys.executable).parent / "orgsim-report"), str(result.sweep_dir)],
+        [console_script("orgsim-report"), str(result.sweep_dir)],
         capture_output=True,
         text=True,
         timeout=120,

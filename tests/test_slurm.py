@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.commands import orgsim_command
 from support.slurm import SlurmCluster
 
 import sim
@@ -26,10 +26,8 @@ HEADER = re.compile(
 
 
 def _orgsim(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).parent / "orgsim"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "sim.cli"]
     return subprocess.run(
-        [*cmd, *args],
+        [*orgsim_command(), *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
+from support.commands import orgsim_command
 
 from sim import workers
 from sim.config import CONF_DIR, register_schema
@@ -120,7 +121,6 @@ def test_a_sim_folder_in_the_working_folder_does_not_shadow_the_installed_packag
     working folder's (a ``python -c`` interpreter puts the working folder first on its path,
     and Python 3.12's fork server ignores the path it is handed)."""
     import subprocess
-    import sys
 
     from sim import store
 
@@ -131,11 +131,9 @@ def test_a_sim_folder_in_the_working_folder_does_not_shadow_the_installed_packag
     )
     for module in ("cli", "engine", "model"):  # as in an older checkout of orgsim
         (decoy / f"{module}.py").write_text("raise ImportError('the decoy was imported')\n")
-    exe = Path(sys.executable).parent / "orgsim"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "sim.cli"]
     results = tmp_path / "results"
     done = subprocess.run(
-        [*cmd, "-m", "seed=1,2,3", "steps=5", "org.employees=8", "chunk_size=1"]
+        [*orgsim_command(), "-m", "seed=1,2,3", "steps=5", "org.employees=8", "chunk_size=1"]
         + [f"results_dir={results}", "progress=false"],
         cwd=tmp_path,
         capture_output=True,
