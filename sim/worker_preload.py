@@ -2,9 +2,10 @@
 
 Importing this module *is* the preload: the model (Mesa, with pandas, scipy and networkx), the
 store (pyarrow) and the parts of Hydra a job uses. The garbage collector is paused meanwhile:
-the imports create about a million objects and never any garbage, yet the collector's full
-passes over them cost an eighth of the preload's second. The result is frozen (``gc.freeze``),
-so that neither the server nor its workers walk it again.
+the imports leave over a hundred thousand long-lived objects and little garbage, and the
+collector's repeated passes over the growing heap are a noticeable part of the preload (see
+``benchmarks/README.md``). The result is frozen (``gc.freeze``), so that neither the server nor
+its workers walk it again.
 """
 
 import gc
